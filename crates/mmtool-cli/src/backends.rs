@@ -1,0 +1,71 @@
+//! Where backends are built from their `--backend` name, and the shared
+//! loading of data files they need.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use mmtool_catalog::Catalog;
+use mmtool_data::{load_items, resolve_data_dir, Item, LoadOptions};
+use mmtool_recommend::bm25::{Bm25Config, Bm25Recommender};
+use mmtool_recommend::Recommender;
+
+/// Training files read by backends that learn from instructions. Never the test set.
+pub const TRAINING_FILES: [&str; 3] = ["train_synth.json", "train_audio.json", "train_video.json"];
+
+/// Names accepted by `--backend`.
+pub const BACKENDS: [&str; 1] = ["bm25"];
+
+pub struct Context {
+    data_dir_flag: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn new(data_dir_flag: Option<PathBuf>) -> Self {
+        Context { data_dir_flag }
+    }
+
+    pub fn data_dir(&self) -> Result<PathBuf> {
+        Ok(resolve_data_dir(self.data_dir_flag.as_deref())?)
+    }
+
+    pub fn catalog(&self) -> Result<Arc<Catalog>> {
+        Ok(Arc::new(Catalog::load_dir(&self.data_dir()?)?))
+    }
+
+    /// All training items (synthetic, audio and video sets).
+    pub fn training_items(&self) -> Result<Vec<Item>> {
+        let dir = self.data_dir()?;
+        let mut all = Vec::new();
+        for f in TRAINING_FILES {
+            let items = load_items(&dir.join(f), LoadOptions { unique_ids: false })
+                .with_context(|| format!("loading training data from {}", dir.display()))?;
+            all.extend(items);
+        }
+        Ok(all)
+    }
+
+    pub fn build_backend(&self, name: &str) -> Result<Box<dyn Recommender>> {
+        match name {
+            "bm25" => {
+                let catalog = self.catalog()?;
+                let training = self.training_items()?;
+                Ok(Box::new(Bm25Recommender::build(catalog, &training, Bm25Config::default())))
+            }
+            other => anyhow::bail!("unknown backend {other:?}; available: {}", BACKENDS.join(", ")),
+        }
+    }
+}
+
+/// Checks that a user-given media file exists, is a readable regular file and is not empty.
+pub fn check_media_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read media file", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!("{}: not a regular file", path.display());
+    }
+    if meta.len() == 0 {
+        anyhow::bail!("{}: the media file is empty", path.display());
+    }
+    std::fs::File::open(path).with_context(|| format!("{}: cannot open media file", path.display()))?;
+    Ok(())
+}

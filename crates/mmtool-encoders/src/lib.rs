@@ -1,0 +1,1 @@
+//! Frozen pretrained encoders: EfficientNet-Lite0, Whisper-base, ImageBind

@@ -1,0 +1,1 @@
+//! Evaluation: the paper's metrics (accuracy, hallucination, format) plus acc@k and breakdowns

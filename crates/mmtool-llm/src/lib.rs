@@ -1,0 +1,1 @@
+//! Llama-family LLM with LoRA and media projection, constrained decoding

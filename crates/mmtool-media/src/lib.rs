@@ -1,0 +1,1 @@
+//! Media decoding: images, audio, video into pixels and samples

@@ -1,0 +1,97 @@
+//! What every recommender backend implements, and the BM25 baseline.
+//!
+//! A backend takes a [`Query`] (instruction, input modality, optional media
+//! file) and returns catalog tools ranked best first. Backends are built by
+//! the CLI/server from a name, so this crate knows nothing about the heavier
+//! model crates.
+
+pub mod bm25;
+mod response;
+
+pub use response::{format_response, parse_response};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mmtool_catalog::Catalog;
+use mmtool_data::{Item, Modality};
+use serde::{Deserialize, Serialize};
+
+/// One request to recommend a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    pub instruction: String,
+    /// What is attached. A query can carry a modality without a file (the
+    /// test set's media files are not distributed), in which case backends
+    /// use the modality alone.
+    pub modality: Modality,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<PathBuf>,
+}
+
+impl Query {
+    pub fn text(instruction: impl Into<String>) -> Self {
+        Query {
+            instruction: instruction.into(),
+            modality: Modality::Text,
+            media: None,
+        }
+    }
+
+    /// A query for a dataset item; the media file is not attached (dataset
+    /// paths point into a media root that is not part of the release).
+    pub fn from_item(item: &Item) -> Self {
+        Query {
+            instruction: item.instruction.clone(),
+            modality: item.modality,
+            media: None,
+        }
+    }
+}
+
+/// A catalog tool with the backend's score (higher is better; scales differ
+/// between backends).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scored {
+    pub id: String,
+    pub score: f32,
+}
+
+/// A backend's answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Best first; at most the requested number.
+    pub ranked: Vec<Scored>,
+    /// The backend's raw text answer, when it generates one (the paper's
+    /// `{'api_name': ...}`); otherwise built from the top tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    /// What the encoders found in the media (language, labels ...), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<serde_json::Value>,
+}
+
+impl Recommendation {
+    pub fn top(&self) -> Option<&Scored> {
+        self.ranked.first()
+    }
+
+    /// The paper-format response text for the predictions file.
+    pub fn response_text(&self) -> String {
+        match (&self.raw, self.top()) {
+            (Some(raw), _) => raw.clone(),
+            (None, Some(top)) => format_response(&top.id),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// A tool-recommendation backend.
+pub trait Recommender: Send + Sync {
+    /// Short name, as given to `--backend`.
+    fn name(&self) -> &str;
+    /// The catalog the backend ranks over.
+    fn catalog(&self) -> &Arc<Catalog>;
+    /// The `k` best catalog tools for a query.
+    fn recommend(&self, query: &Query, k: usize) -> anyhow::Result<Recommendation>;
+}
