@@ -26,9 +26,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!("train {} dev {}", train.len(), dev.len());
-    for k1 in [0.9f32, 1.2, 1.6] {
-        for b in [0.5f32, 0.75, 0.9] {
-            for mismatch_weight in [1.0f32, 0.5, 0.3, 0.1] {
+    for k1 in [1.2f32, 2.0] {
+        for b in [0.75f32, 0.9] {
+            for mismatch_weight in [1.0f32, 0.3, 0.1] {
                 let cfg = Bm25Config { k1, b, mismatch_weight };
                 let r = Bm25Recommender::build(catalog.clone(), &train, cfg);
                 let mut hit = 0;
