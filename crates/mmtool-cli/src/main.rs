@@ -4,6 +4,7 @@
 mod backends;
 mod cmd_catalog;
 mod cmd_data;
+mod cmd_eval;
 mod cmd_recommend;
 mod output;
 
@@ -37,6 +38,8 @@ enum Command {
     Recommend(cmd_recommend::RecommendArgs),
     /// Write a predictions file for every item of a ToolMMBench file.
     Predict(cmd_recommend::PredictArgs),
+    /// Score a predictions file against a ToolMMBench file (accuracy, hallucination, acc@k, breakdowns).
+    Eval(cmd_eval::EvalArgs),
     /// Inspect and validate ToolMMBench instruction files.
     #[command(subcommand)]
     Data(cmd_data::DataCommand),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),
+        Command::Eval(a) => cmd_eval::run(&ctx, a),
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
     };

@@ -131,7 +131,7 @@ pub fn render_table(r: &Report) -> String {
     for (set, metrics) in &r.by_answer_set {
         row(&mut out, &set.replace('_', "-"), metrics);
     }
-    header(&mut out, "all");
+    header(&mut out, "overall");
     row(&mut out, "all", o);
 
     if r.missing_predictions.count + r.extra_predictions.count > 0 {
