@@ -136,8 +136,17 @@ pub struct PredictArgs {
 }
 
 pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
+    if a.out.is_dir() {
+        anyhow::bail!("{}: is a directory; --out must name a file", a.out.display());
+    }
     if a.out.exists() && !a.force {
         anyhow::bail!("{}: already exists; pass --force to overwrite it", a.out.display());
+    }
+    // Fail before the (long) run rather than after it when the output cannot be written there.
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            anyhow::bail!("{}: directory {} does not exist", a.out.display(), dir.display());
+        }
     }
     let items = load_items(&a.data, LoadOptions::default())?;
     let backend = ctx.build_backend(&a.backend)?;
