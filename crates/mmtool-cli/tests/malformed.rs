@@ -402,7 +402,20 @@ fn missing_files_are_named() {
 #[test]
 fn closed_stdout_is_not_a_panic() {
     // `mmtool catalog list | head -0`: the reader is gone before we write.
+    // More output than a pipe buffers (64 KiB), so a write hits the closed pipe
+    // however the two processes are scheduled.
     let fx = Fixture::new();
+    let cards: Vec<String> = (0..2000)
+        .map(|i| {
+            card_line(
+                &format!("org/tool-{i}"),
+                "translation",
+                "text",
+                "Translates.",
+            )
+        })
+        .collect();
+    fx.write("catalog.jsonl", cards.join("\n"));
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mmtool"))
         .env_remove("MMTOOL_DATA_DIR")
         .arg("--data-dir")
