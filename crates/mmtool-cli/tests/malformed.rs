@@ -391,6 +391,18 @@ fn missing_files_are_named() {
         1,
         &[&m, "cannot read"],
     );
+    // A directory where a file belongs: the OS reason appears once, not twice.
+    let stderr = fails(
+        fx.cmd()
+            .args(["eval", "--gold"])
+            .arg(fx.path("test.json"))
+            .arg("--pred")
+            .arg(fx.dir.path()),
+        2,
+        &[&path_str(fx.dir.path()), "cannot read file"],
+    );
+    let reason = stderr.rsplit(": ").next().unwrap().trim();
+    assert_eq!(stderr.matches(reason).count(), 1, "{stderr}");
     std::fs::remove_file(fx.path("train_audio.json")).unwrap();
     fails(
         fx.cmd().args(["recommend", "translate"]),
