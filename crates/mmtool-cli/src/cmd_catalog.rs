@@ -1,5 +1,6 @@
 //! `mmtool catalog ...`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -42,13 +43,16 @@ pub fn run(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
     let catalog = ctx.catalog()?;
     match cmd {
         CatalogCommand::List { task, modality, json } => {
+            // Written with `?` rather than println! so that `mmtool catalog list | head`
+            // ends quietly (main treats a broken pipe as success) instead of panicking.
+            let mut out = std::io::stdout().lock();
             let mut n = 0;
             for c in catalog.filter(task.as_deref(), modality) {
                 n += 1;
                 if json {
-                    println!("{}", serde_json::to_string(c)?);
+                    writeln!(out, "{}", serde_json::to_string(c)?)?;
                 } else {
-                    println!("{:<60} {:<32} {}", c.id, c.task, c.input_modality);
+                    writeln!(out, "{:<60} {:<32} {}", c.id, c.task, c.input_modality)?;
                 }
             }
             if !json {

@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mmtool_data::{load_items, LoadOptions, Modality};
+use mmtool_eval::{Prediction, RankedName};
 use mmtool_recommend::Query;
 use serde::Serialize;
 
@@ -134,25 +135,18 @@ pub struct PredictArgs {
     pub force: bool,
 }
 
-/// One line of a predictions file, as the paper's inference script writes it
-/// plus the optional ranked list.
-#[derive(Serialize)]
-pub struct PredictionOut {
-    pub question_id: u64,
-    pub questions: String,
-    pub response: String,
-    pub ranked: Vec<RankedName>,
-}
-
-#[derive(Serialize)]
-pub struct RankedName {
-    pub api_name: String,
-    pub score: f32,
-}
-
 pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
+    if a.out.is_dir() {
+        anyhow::bail!("{}: is a directory; --out must name a file", a.out.display());
+    }
     if a.out.exists() && !a.force {
         anyhow::bail!("{}: already exists; pass --force to overwrite it", a.out.display());
+    }
+    // Fail before the (long) run rather than after it when the output cannot be written there.
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            anyhow::bail!("{}: directory {} does not exist", a.out.display(), dir.display());
+        }
     }
     let items = load_items(&a.data, LoadOptions::default())?;
     let backend = ctx.build_backend(&a.backend)?;
@@ -166,18 +160,19 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
         let rec = backend
             .recommend(&Query::from_item(item), a.top_k as usize)
             .with_context(|| format!("{}: item id {}", a.data.display(), item.id))?;
-        out.push(PredictionOut {
+        out.push(Prediction {
             question_id: item.id,
             questions: item.instruction.clone(),
             response: rec.response_text(),
-            ranked: rec
-                .ranked
-                .into_iter()
-                .map(|s| RankedName {
-                    api_name: s.id,
-                    score: s.score,
-                })
-                .collect(),
+            ranked: Some(
+                rec.ranked
+                    .into_iter()
+                    .map(|s| RankedName {
+                        api_name: s.id,
+                        score: Some(s.score),
+                    })
+                    .collect(),
+            ),
         });
         pb.inc(1);
     }

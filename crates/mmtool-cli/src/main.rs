@@ -4,6 +4,7 @@
 mod backends;
 mod cmd_catalog;
 mod cmd_data;
+mod cmd_eval;
 mod cmd_recommend;
 mod output;
 
@@ -37,6 +38,8 @@ enum Command {
     Recommend(cmd_recommend::RecommendArgs),
     /// Write a predictions file for every item of a ToolMMBench file.
     Predict(cmd_recommend::PredictArgs),
+    /// Score a predictions file against a ToolMMBench file (accuracy, hallucination, acc@k, breakdowns).
+    Eval(cmd_eval::EvalArgs),
     /// Inspect and validate ToolMMBench instruction files.
     #[command(subcommand)]
     Data(cmd_data::DataCommand),
@@ -57,14 +60,58 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),
+        Command::Eval(a) => cmd_eval::run(&ctx, a),
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`mmtool catalog list | head`): not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render_error(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// The error and its causes, joined by ": ". The data and eval error types
+/// already end their message with their source's text; repeating it (as
+/// anyhow's `{:#}` does) would print "Is a directory: Is a directory".
+fn render_error(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(mmtool_data::DataError::Io {
+            path: "x.json".into(),
+            source: io,
+        })
+        .context("loading training data");
+        assert_eq!(render_error(&e), "loading training data: x.json: cannot read file: no such file");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(render_error(&e), "outer: inner");
     }
 }

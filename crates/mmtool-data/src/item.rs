@@ -225,7 +225,7 @@ fn parse_ambiguity(v: &Value) -> Result<i32, String> {
         _ => None,
     };
     match n {
-        Some(n @ (-1 | 0..=5)) => Ok(n as i32),
+        Some(n @ -1..=5) => Ok(n as i32),
         _ => Err(format!("\"ambiguity\" must be -1 or 0-5 (integer or string), found {v}")),
     }
 }
