@@ -57,7 +57,10 @@ fn ffmpeg(dir: &Path, out: &str, args: &[&str]) -> std::path::PathBuf {
 }
 
 fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let limits = Limits::default();
@@ -69,28 +72,81 @@ fn main() {
     });
     let jpg = d.join("photo.jpg");
     img.save(&jpg).unwrap();
-    let wav = ffmpeg(d, "speech.wav", &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=10", "-ac", "2"]);
-    let mp3 = ffmpeg(d, "speech.mp3", &["-i", wav.to_str().unwrap(), "-c:a", "libmp3lame", "-b:a", "128k"]);
+    let wav = ffmpeg(
+        d,
+        "speech.wav",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=10",
+            "-ac",
+            "2",
+        ],
+    );
+    let mp3 = ffmpeg(
+        d,
+        "speech.mp3",
+        &[
+            "-i",
+            wav.to_str().unwrap(),
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+        ],
+    );
     let mp4 = ffmpeg(
         d,
         "clip.mp4",
         &[
-            "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=10",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=10",
-            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-shortest",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30:duration=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
         ],
     );
 
     let base = time(runs, calibration);
     let rows = [
-        ("image 1024x768 JPEG", time(runs, || decode_image(&jpg, &limits).unwrap())),
-        ("audio 10 s WAV 44.1k stereo -> 16k", time(runs, || decode_audio(&wav, 16_000, &limits).unwrap())),
-        ("audio 10 s MP3 44.1k stereo -> 16k", time(runs, || decode_audio(&mp3, 16_000, &limits).unwrap())),
-        ("video 10 s 720p30 H.264+AAC, 8 frames", time(runs, || decode_video(&mp4, 8, 16_000, &limits).unwrap())),
-        ("video 10 s 720p30 H.264, 8 frames, no audio", time(runs, || decode_video(&mp4, 8, 0, &limits).unwrap())),
+        (
+            "image 1024x768 JPEG",
+            time(runs, || decode_image(&jpg, &limits).unwrap()),
+        ),
+        (
+            "audio 10 s WAV 44.1k stereo -> 16k",
+            time(runs, || decode_audio(&wav, 16_000, &limits).unwrap()),
+        ),
+        (
+            "audio 10 s MP3 44.1k stereo -> 16k",
+            time(runs, || decode_audio(&mp3, 16_000, &limits).unwrap()),
+        ),
+        (
+            "video 10 s 720p30 H.264+AAC, 8 frames",
+            time(runs, || decode_video(&mp4, 8, 16_000, &limits).unwrap()),
+        ),
+        (
+            "video 10 s 720p30 H.264, 8 frames, no audio",
+            time(runs, || decode_video(&mp4, 8, 0, &limits).unwrap()),
+        ),
     ];
-    println!("median of {runs} runs; calibration loop = {:.1} ms", base.as_secs_f64() * 1e3);
+    println!(
+        "median of {runs} runs; calibration loop = {:.1} ms",
+        base.as_secs_f64() * 1e3
+    );
     println!("{:<46} {:>10} {:>12}", "input", "ms", "x calib");
     for (name, t) in rows {
         println!(

@@ -268,7 +268,8 @@ pub(crate) fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, 
         .map_err(|e| format!("cannot resample {from} Hz to {to} Hz: {e}"))?;
     let err = |e: rubato::ResampleError| format!("resampling failed: {e}");
     let delay = r.output_delay();
-    let expected = ((samples.len() as u64 * u64::from(to) + u64::from(from) / 2) / u64::from(from)) as usize;
+    let expected =
+        ((samples.len() as u64 * u64::from(to) + u64::from(from) / 2) / u64::from(from)) as usize;
     let mut out = Vec::with_capacity(expected + delay + 2 * CHUNK);
     let mut pos = 0;
     while samples.len() - pos >= r.input_frames_next() {
@@ -278,7 +279,9 @@ pub(crate) fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, 
         pos += n;
     }
     if pos < samples.len() {
-        let o = r.process_partial(Some(&[&samples[pos..]]), None).map_err(err)?;
+        let o = r
+            .process_partial(Some(&[&samples[pos..]]), None)
+            .map_err(err)?;
         out.extend_from_slice(&o[0]);
     }
     // Push zeros through until the delayed tail of the signal has come out.
@@ -324,7 +327,10 @@ mod tests {
         let up = resample(&sine(300.0, 8_000, 1.0), 8_000, 16_000).unwrap();
         assert_eq!(up.len(), 16_000);
         assert!((zero_crossing_freq(&up[500..15_500], 16_000) - 300.0).abs() < 3.0);
-        assert_eq!(resample(&x[..10], 44_100, 44_100).unwrap(), x[..10].to_vec());
+        assert_eq!(
+            resample(&x[..10], 44_100, 44_100).unwrap(),
+            x[..10].to_vec()
+        );
     }
 
     #[test]
@@ -336,7 +342,10 @@ mod tests {
         assert_eq!(h.duration_s, 3.0);
         assert_eq!(a.head(60.0).samples.len(), 100);
         let c = a.chunks(3.0);
-        assert_eq!(c.iter().map(|c| c.samples.len()).collect::<Vec<_>>(), vec![30, 30, 30, 10]);
+        assert_eq!(
+            c.iter().map(|c| c.samples.len()).collect::<Vec<_>>(),
+            vec![30, 30, 30, 10]
+        );
         assert_eq!(c.concat_samples(), a.samples);
         assert!(Audio::new(vec![], 16_000).chunks(30.0).is_empty());
     }
@@ -346,7 +355,9 @@ mod tests {
     }
     impl Concat for Vec<Audio> {
         fn concat_samples(&self) -> Vec<f32> {
-            self.iter().flat_map(|a| a.samples.iter().copied()).collect()
+            self.iter()
+                .flat_map(|a| a.samples.iter().copied())
+                .collect()
         }
     }
 }

@@ -13,7 +13,11 @@ pub enum MediaError {
     #[error("{path}: file is empty (0 bytes)")]
     Empty { path: PathBuf },
     #[error("{path}: file is {bytes} bytes, over the {limit}-byte limit")]
-    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
     #[error(
         "{path}: not a recognised media file (supported: JPEG, PNG, WebP, GIF, BMP images; \
          WAV, FLAC, MP3, Ogg Vorbis, M4A/AAC audio; MP4/H.264 video)"
@@ -58,7 +62,11 @@ pub enum MediaError {
 }
 
 impl MediaError {
-    pub(crate) fn corrupt(path: &std::path::Path, format: &'static str, detail: impl ToString) -> Self {
+    pub(crate) fn corrupt(
+        path: &std::path::Path,
+        format: &'static str,
+        detail: impl ToString,
+    ) -> Self {
         MediaError::Corrupt {
             path: path.to_path_buf(),
             format,

@@ -25,7 +25,9 @@ pub fn decode_image(path: &Path, limits: &Limits) -> Result<RgbImage, MediaError
             })
         }
     };
-    guard(path, kind.name(), || decode_image_bytes(path, &bytes, kind, limits))
+    guard(path, kind.name(), || {
+        decode_image_bytes(path, &bytes, kind, limits)
+    })
 }
 
 pub(crate) fn decode_image_bytes(

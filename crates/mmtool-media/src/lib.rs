@@ -114,7 +114,11 @@ pub(crate) fn guard<T>(
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "decoder panicked".to_string());
-            Err(MediaError::corrupt(path, format, format!("decoder failed: {msg}")))
+            Err(MediaError::corrupt(
+                path,
+                format,
+                format!("decoder failed: {msg}"),
+            ))
         }
     }
 }
@@ -164,7 +168,17 @@ mod tests {
             ..Limits::default()
         };
         let err = read_limited(&big, &limits).unwrap_err();
-        assert!(matches!(err, MediaError::TooLarge { bytes: 100, limit: 99, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                MediaError::TooLarge {
+                    bytes: 100,
+                    limit: 99,
+                    ..
+                }
+            ),
+            "{err}"
+        );
 
         let missing = dir.path().join("missing.wav");
         let err = read_limited(&missing, &Limits::default()).unwrap_err();
@@ -178,6 +192,9 @@ mod tests {
     fn guard_turns_panics_into_errors() {
         let p = Path::new("x.mp3");
         let err = guard::<()>(p, "MP3", || panic!("boom")).unwrap_err();
-        assert!(err.to_string().contains("x.mp3") && err.to_string().contains("boom"), "{err}");
+        assert!(
+            err.to_string().contains("x.mp3") && err.to_string().contains("boom"),
+            "{err}"
+        );
     }
 }

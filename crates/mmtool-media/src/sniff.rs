@@ -211,7 +211,9 @@ pub fn sniff_bytes(b: &[u8]) -> Result<MediaKind, SniffError> {
         let brand = b.get(8..12).unwrap_or_default();
         return match brand {
             b"M4A " | b"M4B " | b"M4P " => Ok(Audio(AudioKind::M4a)),
-            b"heic" | b"heix" | b"hevc" | b"mif1" | b"msf1" => Err(SniffError::Unsupported("HEIF/HEIC image")),
+            b"heic" | b"heix" | b"hevc" | b"mif1" | b"msf1" => {
+                Err(SniffError::Unsupported("HEIF/HEIC image"))
+            }
             b"avif" | b"avis" => Err(SniffError::Unsupported("AVIF image")),
             _ => Ok(Video(VideoKind::Mp4)),
         };
@@ -280,7 +282,10 @@ mod tests {
     fn names_unsupported_formats_and_rejects_garbage() {
         let mut opus = padded(b"OggS");
         opus[28..36].copy_from_slice(b"OpusHead");
-        assert_eq!(sniff_bytes(&opus), Err(SniffError::Unsupported("Ogg Opus audio")));
+        assert_eq!(
+            sniff_bytes(&opus),
+            Err(SniffError::Unsupported("Ogg Opus audio"))
+        );
         assert_eq!(
             sniff_bytes(&padded(b"\0\0\0\x18ftypheic")),
             Err(SniffError::Unsupported("HEIF/HEIC image"))
@@ -289,8 +294,14 @@ mod tests {
             sniff_bytes(&padded(&[0x1A, 0x45, 0xDF, 0xA3])),
             Err(SniffError::Unsupported("Matroska/WebM video"))
         );
-        assert_eq!(sniff_bytes(b"hello world, plain text"), Err(SniffError::Unrecognized));
-        assert_eq!(sniff_bytes(&[0xFF, 0xFF, 0xFF, 0xFF]), Err(SniffError::Unrecognized));
+        assert_eq!(
+            sniff_bytes(b"hello world, plain text"),
+            Err(SniffError::Unrecognized)
+        );
+        assert_eq!(
+            sniff_bytes(&[0xFF, 0xFF, 0xFF, 0xFF]),
+            Err(SniffError::Unrecognized)
+        );
         assert_eq!(sniff_bytes(&[]), Err(SniffError::Unrecognized));
     }
 
@@ -303,7 +314,10 @@ mod tests {
         let t = dir.path().join("notes.jpg");
         std::fs::write(&t, b"just text").unwrap();
         let err = sniff(&t).unwrap_err();
-        assert!(matches!(err, MediaError::Unrecognized { .. }) && err.to_string().contains("notes.jpg"), "{err}");
+        assert!(
+            matches!(err, MediaError::Unrecognized { .. }) && err.to_string().contains("notes.jpg"),
+            "{err}"
+        );
         let e = dir.path().join("e.wav");
         std::fs::write(&e, b"").unwrap();
         assert!(matches!(sniff(&e).unwrap_err(), MediaError::Empty { .. }));

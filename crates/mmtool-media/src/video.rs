@@ -37,7 +37,12 @@ const FORMAT: &str = "MP4";
 /// `limits.max_side`. H.264 is decoded with OpenH264 (Cisco's decoder, built
 /// from source by the `openh264` crate); other video codecs are refused with
 /// [`MediaError::Unsupported`].
-pub fn decode_video(path: &Path, n_frames: usize, audio_sr: u32, limits: &Limits) -> Result<Video, MediaError> {
+pub fn decode_video(
+    path: &Path,
+    n_frames: usize,
+    audio_sr: u32,
+    limits: &Limits,
+) -> Result<Video, MediaError> {
     let bytes = read_limited(path, limits)?;
     let kind = sniff_bytes(&bytes).map_err(|e| e.into_error(path))?;
     if !matches!(kind, MediaKind::Video(_)) {
@@ -48,11 +53,15 @@ pub fn decode_video(path: &Path, n_frames: usize, audio_sr: u32, limits: &Limits
         });
     }
     let bytes: Arc<[u8]> = bytes.into();
-    let (frames, timestamps_s, duration_s) = guard(path, FORMAT, || decode_frames(path, &bytes, n_frames, limits))?;
+    let (frames, timestamps_s, duration_s) = guard(path, FORMAT, || {
+        decode_frames(path, &bytes, n_frames, limits)
+    })?;
     let audio = if audio_sr == 0 {
         None
     } else {
-        guard(path, FORMAT, || decode_audio_bytes(path, bytes.clone(), kind, audio_sr, limits))?
+        guard(path, FORMAT, || {
+            decode_audio_bytes(path, bytes.clone(), kind, audio_sr, limits)
+        })?
     };
     Ok(Video {
         frames,
@@ -64,9 +73,15 @@ pub fn decode_video(path: &Path, n_frames: usize, audio_sr: u32, limits: &Limits
 
 type Frames = (Vec<RgbImage>, Vec<f32>, f32);
 
-fn decode_frames(path: &Path, bytes: &[u8], n_frames: usize, limits: &Limits) -> Result<Frames, MediaError> {
+fn decode_frames(
+    path: &Path,
+    bytes: &[u8],
+    n_frames: usize,
+    limits: &Limits,
+) -> Result<Frames, MediaError> {
     let corrupt = |detail: String| MediaError::corrupt(path, FORMAT, detail);
-    let mut mp4 = Mp4Reader::read_header(Cursor::new(bytes), bytes.len() as u64).map_err(|e| corrupt(e.to_string()))?;
+    let mut mp4 = Mp4Reader::read_header(Cursor::new(bytes), bytes.len() as u64)
+        .map_err(|e| corrupt(e.to_string()))?;
     let track = pick_video_track(path, &mp4)?;
     let track_id = track.track_id();
     let timescale = f64::from(track.timescale().max(1));
@@ -113,7 +128,10 @@ fn decode_frames(path: &Path, bytes: &[u8], n_frames: usize, limits: &Limits) ->
         .collect();
     pts.sort_unstable();
     let first_pts = pts.first().copied().unwrap_or(0);
-    let last = samples.last().map(|s| s.start_time + u64::from(s.duration)).unwrap_or(0);
+    let last = samples
+        .last()
+        .map(|s| s.start_time + u64::from(s.duration))
+        .unwrap_or(0);
     let duration_s = if header_duration > 0.0 {
         header_duration
     } else {
@@ -135,7 +153,7 @@ fn decode_frames(path: &Path, bytes: &[u8], n_frames: usize, limits: &Limits) ->
     let mut packet = Vec::new();
     let mut last_error = None;
     let max_side = limits.max_side;
-    let mut take = |yuv: &DecodedYUV<'_>, shown: &mut usize, kept: &mut Vec<Option<RgbImage>>| {
+    let take = |yuv: &DecodedYUV<'_>, shown: &mut usize, kept: &mut Vec<Option<RgbImage>>| {
         if *shown <= last_target && wanted(*shown) {
             kept[*shown] = Some(fit_within(to_rgb(yuv), max_side));
         }
@@ -145,7 +163,9 @@ fn decode_frames(path: &Path, bytes: &[u8], n_frames: usize, limits: &Limits) ->
         if shown > last_target {
             break;
         }
-        converter.convert(&sample.bytes, &mut packet).map_err(|e| corrupt(format!("sample {}: {e}", i + 1)))?;
+        converter
+            .convert(&sample.bytes, &mut packet)
+            .map_err(|e| corrupt(format!("sample {}: {e}", i + 1)))?;
         match decoder.decode(&packet) {
             Ok(Some(yuv)) => take(&yuv, &mut shown, &mut kept),
             Ok(None) => {}
@@ -162,16 +182,19 @@ fn decode_frames(path: &Path, bytes: &[u8], n_frames: usize, limits: &Limits) ->
         }
     }
     if shown == 0 {
-        return Err(corrupt(
-            last_error.unwrap_or_else(|| "the H.264 stream produced no pictures".to_string()),
-        ));
+        return Err(corrupt(last_error.unwrap_or_else(|| {
+            "the H.264 stream produced no pictures".to_string()
+        })));
     }
     // If fewer pictures came out than samples went in (dropped broken frames),
     // fall back to the nearest earlier decoded frame.
     let mut frames = Vec::with_capacity(targets.len());
     let mut times = Vec::with_capacity(targets.len());
     for &t in &targets {
-        let Some(k) = (0..=t.min(shown - 1)).rev().find(|&k| kept.get(k).is_some_and(Option::is_some)) else {
+        let Some(k) = (0..=t.min(shown - 1))
+            .rev()
+            .find(|&k| kept.get(k).is_some_and(Option::is_some))
+        else {
             return Err(corrupt(format!("frame {t} could not be decoded")));
         };
         frames.push(kept[k].clone().expect("checked above"));
@@ -180,7 +203,10 @@ fn decode_frames(path: &Path, bytes: &[u8], n_frames: usize, limits: &Limits) ->
     Ok((frames, times, duration_s))
 }
 
-fn pick_video_track<'a>(path: &Path, mp4: &'a Mp4Reader<Cursor<&[u8]>>) -> Result<&'a Mp4Track, MediaError> {
+fn pick_video_track<'a>(
+    path: &Path,
+    mp4: &'a Mp4Reader<Cursor<&[u8]>>,
+) -> Result<&'a Mp4Track, MediaError> {
     let mut other = None;
     let mut ids: Vec<_> = mp4.tracks().keys().copied().collect();
     ids.sort_unstable();
@@ -248,7 +274,11 @@ impl AnnexB {
             .ok_or("H.264 track has no avc1 sample description")?;
         let avcc = &avc1.avcc;
         let mut parameter_sets = Vec::new();
-        for nal in avcc.sequence_parameter_sets.iter().chain(&avcc.picture_parameter_sets) {
+        for nal in avcc
+            .sequence_parameter_sets
+            .iter()
+            .chain(&avcc.picture_parameter_sets)
+        {
             parameter_sets.extend_from_slice(&[0, 0, 0, 1]);
             parameter_sets.extend_from_slice(&nal.bytes);
         }
@@ -275,9 +305,14 @@ impl AnnexB {
                 return Err("NAL length field cut off".into());
             }
             let (len_bytes, tail) = rest.split_at(self.length_size);
-            let len = len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            let len = len_bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             if len > tail.len() {
-                return Err(format!("NAL unit of {len} bytes overruns the sample ({} left)", tail.len()));
+                return Err(format!(
+                    "NAL unit of {len} bytes overruns the sample ({} left)",
+                    tail.len()
+                ));
             }
             out.extend_from_slice(&[0, 0, 0, 1]);
             out.extend_from_slice(&tail[..len]);
@@ -308,11 +343,21 @@ mod tests {
             sent_parameter_sets: false,
         };
         let mut out = Vec::new();
-        c.convert(&[0, 0, 0, 2, 0x65, 0xAA, 0, 0, 0, 1, 0x06], &mut out).unwrap();
-        assert_eq!(out, vec![0, 0, 0, 1, 0x67, 0, 0, 0, 1, 0x68, 0, 0, 0, 1, 0x65, 0xAA, 0, 0, 0, 1, 0x06]);
+        c.convert(&[0, 0, 0, 2, 0x65, 0xAA, 0, 0, 0, 1, 0x06], &mut out)
+            .unwrap();
+        assert_eq!(
+            out,
+            vec![0, 0, 0, 1, 0x67, 0, 0, 0, 1, 0x68, 0, 0, 0, 1, 0x65, 0xAA, 0, 0, 0, 1, 0x06]
+        );
         c.convert(&[0, 0, 0, 1, 0x41], &mut out).unwrap();
         assert_eq!(out, vec![0, 0, 0, 1, 0x41], "parameter sets are sent once");
-        assert!(c.convert(&[0, 0, 0, 9, 0x41], &mut out).unwrap_err().contains("overruns"));
-        assert!(c.convert(&[0, 0], &mut out).unwrap_err().contains("cut off"));
+        assert!(c
+            .convert(&[0, 0, 0, 9, 0x41], &mut out)
+            .unwrap_err()
+            .contains("overruns"));
+        assert!(c
+            .convert(&[0, 0], &mut out)
+            .unwrap_err()
+            .contains("cut off"));
     }
 }

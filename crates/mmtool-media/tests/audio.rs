@@ -57,7 +57,11 @@ fn compressed_formats_decode_when_ffmpeg_is_present() {
         assert_eq!(sniff(&p).unwrap(), MediaKind::Audio(kind), "{out}");
         let a = decode_audio(&p, 16_000, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
         // Lossy codecs add priming/padding; the length stays within 0.1 s.
-        assert!((a.duration_s - 3.0).abs() < 0.1, "{out}: {} s", a.duration_s);
+        assert!(
+            (a.duration_s - 3.0).abs() < 0.1,
+            "{out}: {} s",
+            a.duration_s
+        );
         let f = pitch(&a.samples[2000..40_000], 16_000);
         assert!((f - 440.0).abs() < 5.0, "{out}: pitch {f}");
     }
@@ -82,7 +86,10 @@ fn empty_and_zero_length_audio_are_errors() {
     let p = write_wav(dir.path(), "silent.wav", 16_000, 1, 0.0, 440.0);
     let err = decode_audio(&p, 16_000, &Limits::default()).unwrap_err();
     assert!(
-        matches!(err, MediaError::ZeroLength { .. } | MediaError::Corrupt { .. }),
+        matches!(
+            err,
+            MediaError::ZeroLength { .. } | MediaError::Corrupt { .. }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("silent.wav"));
@@ -102,13 +109,21 @@ fn truncated_wav_is_reported() {
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
     let err = decode_audio(&p, 16_000, &Limits::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("cut.wav") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("cut.wav") && msg.contains("truncated"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn images_are_not_audio() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write_image(dir.path(), "pic.wav", &halves(8, 8), image::ImageFormat::Png);
+    let p = write_image(
+        dir.path(),
+        "pic.wav",
+        &halves(8, 8),
+        image::ImageFormat::Png,
+    );
     let err = decode_audio(&p, 16_000, &Limits::default()).unwrap_err();
     assert!(matches!(err, MediaError::WrongKind { .. }), "{err}");
     assert!(err.to_string().contains("image (PNG)"), "{err}");

@@ -36,8 +36,13 @@ fn gif_gives_its_first_frame() {
     let mut enc = GifEncoder::new(file);
     for color in [[250, 0, 0, 255], [0, 250, 0, 255]] {
         let frame = RgbaImage::from_pixel(16, 16, Rgba(color));
-        enc.encode_frame(Frame::from_parts(frame, 0, 0, Delay::from_numer_denom_ms(100, 1)))
-            .unwrap();
+        enc.encode_frame(Frame::from_parts(
+            frame,
+            0,
+            0,
+            Delay::from_numer_denom_ms(100, 1),
+        ))
+        .unwrap();
     }
     drop(enc);
     let out = decode_image(&p, &Limits::default()).unwrap();
@@ -59,7 +64,10 @@ fn applies_exif_orientation() {
     assert!(bottom[2] > 180 && bottom[0] < 80, "bottom {bottom:?}");
     // Orientation 1 leaves it alone.
     let p = jpeg_with_orientation(dir.path(), "upright.jpg", &halves(40, 20), 1);
-    assert_eq!(decode_image(&p, &Limits::default()).unwrap().dimensions(), (40, 20));
+    assert_eq!(
+        decode_image(&p, &Limits::default()).unwrap().dimensions(),
+        (40, 20)
+    );
 }
 
 #[test]
@@ -75,7 +83,14 @@ fn downscales_large_images_and_refuses_huge_ones() {
     };
     let err = decode_image(&p, &limits).unwrap_err();
     assert!(
-        matches!(err, MediaError::TooManyPixels { width: 2000, height: 1000, .. }),
+        matches!(
+            err,
+            MediaError::TooManyPixels {
+                width: 2000,
+                height: 1000,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("big.png"), "{err}");
@@ -105,7 +120,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -114,12 +133,23 @@ fn crc32(data: &[u8]) -> u32 {
 #[test]
 fn content_wins_over_extension_and_wrong_kind_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write_image(dir.path(), "really_png.jpg", &halves(8, 8), ImageFormat::Png);
-    assert_eq!(decode_image(&p, &Limits::default()).unwrap().dimensions(), (8, 8));
+    let p = write_image(
+        dir.path(),
+        "really_png.jpg",
+        &halves(8, 8),
+        ImageFormat::Png,
+    );
+    assert_eq!(
+        decode_image(&p, &Limits::default()).unwrap().dimensions(),
+        (8, 8)
+    );
 
     let wav = write_wav(dir.path(), "sound.png", 16_000, 1, 0.1, 440.0);
     let err = decode_image(&wav, &Limits::default()).unwrap_err();
     assert!(matches!(err, MediaError::WrongKind { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("sound.png") && msg.contains("audio (WAV)"), "{msg}");
+    assert!(
+        msg.contains("sound.png") && msg.contains("audio (WAV)"),
+        "{msg}"
+    );
 }

@@ -29,9 +29,17 @@ fn damaged(dir: &Path, src: &Path) -> Vec<PathBuf> {
     let bytes = std::fs::read(src).unwrap();
     let name = src.file_name().unwrap().to_str().unwrap();
     let mut out = Vec::new();
-    for (i, cut) in [1, 4, 12, 40, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1]
-        .into_iter()
-        .enumerate()
+    for (i, cut) in [
+        1,
+        4,
+        12,
+        40,
+        bytes.len() / 3,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let p = dir.join(format!("cut{i}_{name}"));
         std::fs::write(&p, &bytes[..cut.min(bytes.len())]).unwrap();
@@ -40,7 +48,10 @@ fn damaged(dir: &Path, src: &Path) -> Vec<PathBuf> {
     for (i, keep) in [16, 64, 200].into_iter().enumerate() {
         let keep = keep.min(bytes.len());
         let mut v = bytes[..keep].to_vec();
-        v.extend(noise(bytes.len().saturating_sub(keep).max(256), i as u64 + 7));
+        v.extend(noise(
+            bytes.len().saturating_sub(keep).max(256),
+            i as u64 + 7,
+        ));
         let p = dir.join(format!("noise{i}_{name}"));
         std::fs::write(&p, v).unwrap();
         out.push(p);
@@ -51,7 +62,10 @@ fn damaged(dir: &Path, src: &Path) -> Vec<PathBuf> {
 fn check<T>(path: &Path, r: Result<T, MediaError>) {
     if let Err(e) = r {
         let file = path.file_name().unwrap().to_str().unwrap();
-        assert!(e.to_string().contains(file), "error does not name the file: {e}");
+        assert!(
+            e.to_string().contains(file),
+            "error does not name the file: {e}"
+        );
     }
 }
 
@@ -80,7 +94,12 @@ fn damaged_audio_never_panics() {
     let mut sources = vec![wav.clone()];
     if have_ffmpeg() {
         let src = wav.to_str().unwrap();
-        for (out, codec) in [("x.flac", "flac"), ("x.mp3", "libmp3lame"), ("x.ogg", "libvorbis"), ("x.m4a", "aac")] {
+        for (out, codec) in [
+            ("x.flac", "flac"),
+            ("x.mp3", "libmp3lame"),
+            ("x.ogg", "libvorbis"),
+            ("x.m4a", "aac"),
+        ] {
             sources.push(ffmpeg(dir.path(), out, &["-i", src, "-c:a", codec]));
         }
     }
@@ -101,9 +120,21 @@ fn damaged_video_never_panics() {
         dir.path(),
         "x.mp4",
         &[
-            "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
-            "-f", "lavfi", "-i", "sine=duration=1",
-            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
         ],
     );
     for p in damaged(dir.path(), &src) {
@@ -115,7 +146,11 @@ fn damaged_video_never_panics() {
 fn garbage_is_unrecognized() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("garbage.jpg");
-    std::fs::write(&p, noise(4096, 1).iter().map(|b| b & 0x7F).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        &p,
+        noise(4096, 1).iter().map(|b| b & 0x7F).collect::<Vec<_>>(),
+    )
+    .unwrap();
     for err in [
         decode_image(&p, &Limits::default()).unwrap_err(),
         decode_audio(&p, 16_000, &Limits::default()).unwrap_err(),
