@@ -86,7 +86,7 @@ pub enum Ct2Error {
     Tensor {
         path: PathBuf,
         name: String,
-        source: candle_core::Error,
+        source: Box<candle_core::Error>,
     },
 }
 
@@ -277,7 +277,10 @@ impl Ct2Model {
     pub fn scalar_i64(&self, name: &str) -> Result<i64, Ct2Error> {
         let v = self.require(name)?;
         if !v.shape.is_empty() {
-            return Err(self.var_err(name, format!("expected a scalar, found shape {:?}", v.shape)));
+            return Err(self.var_err(
+                name,
+                format!("expected a scalar, found shape {:?}", v.shape),
+            ));
         }
         let d = &v.data;
         Ok(match v.dtype {
@@ -285,7 +288,9 @@ impl Ct2Model {
             Ct2DType::I16 => i16::from_le_bytes([d[0], d[1]]) as i64,
             Ct2DType::I32 => i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64,
             other => {
-                return Err(self.var_err(name, format!("expected an integer scalar, found {other:?}")))
+                return Err(
+                    self.var_err(name, format!("expected an integer scalar, found {other:?}"))
+                )
             }
         })
     }
@@ -297,7 +302,7 @@ impl Ct2Model {
         let wrap = |source| Ct2Error::Tensor {
             path: self.path.clone(),
             name: name.to_string(),
-            source,
+            source: Box::new(source),
         };
         let t = match v.dtype {
             Ct2DType::F32 => Tensor::from_raw_buffer(&v.data, DType::F32, &v.shape, device),
@@ -333,10 +338,10 @@ impl Ct2Model {
             .map_err(|source| Ct2Error::Tensor {
                 path: self.path.clone(),
                 name: scale_name.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let rows = v.shape.first().copied().unwrap_or(1);
-        let row_len = if rows == 0 { 0 } else { v.data.len() / rows };
+        let row_len = v.data.len().checked_div(rows).unwrap_or(0);
         if scales.len() != 1 && scales.len() != rows {
             return Err(self.var_err(
                 name,
@@ -363,7 +368,7 @@ impl Ct2Model {
         Tensor::from_vec(values, v.shape.as_slice(), device).map_err(|source| Ct2Error::Tensor {
             path: self.path.clone(),
             name: name.to_string(),
-            source,
+            source: Box::new(source),
         })
     }
 }
@@ -465,7 +470,10 @@ mod tests {
                 ("a/heads".into(), Ct2Variable::scalar(Ct2DType::I16, 8)),
                 ("flag".into(), Ct2Variable::scalar(Ct2DType::I8, -1)),
                 ("q/weight".into(), q),
-                ("q/weight_scale".into(), Ct2Variable::f32(&[2], &[10.0, 2.0])),
+                (
+                    "q/weight_scale".into(),
+                    Ct2Variable::f32(&[2], &[10.0, 2.0]),
+                ),
             ],
             &[("b/weight".into(), "a/weight".into())],
         )
@@ -474,21 +482,39 @@ mod tests {
     #[test]
     fn parses_header_variables_and_aliases() {
         let m = Ct2Model::parse(&sample(), Path::new("mem.bin")).unwrap();
-        assert_eq!((m.version, m.spec.as_str(), m.spec_revision), (6, "TestSpec", 3));
-        assert_eq!(m.names(), ["a/heads", "a/weight", "flag", "q/weight", "q/weight_scale"]);
+        assert_eq!(
+            (m.version, m.spec.as_str(), m.spec_revision),
+            (6, "TestSpec", 3)
+        );
+        assert_eq!(
+            m.names(),
+            ["a/heads", "a/weight", "flag", "q/weight", "q/weight_scale"]
+        );
         assert_eq!(m.scalar_i64("a/heads").unwrap(), 8);
         assert_eq!(m.scalar_i64("flag").unwrap(), -1);
         let dev = Device::Cpu;
-        let a = m.tensor_f32("a/weight", &dev).unwrap().to_vec2::<f32>().unwrap();
+        let a = m
+            .tensor_f32("a/weight", &dev)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(a, vec![vec![1.0, -2.5], vec![0.125, 3.0]]);
-        let b = m.tensor_f32("b/weight", &dev).unwrap().to_vec2::<f32>().unwrap();
+        let b = m
+            .tensor_f32("b/weight", &dev)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(a, b, "alias resolves to its target");
     }
 
     #[test]
     fn dequantizes_int8_rows_with_their_scale() {
         let m = Ct2Model::parse(&sample(), Path::new("mem.bin")).unwrap();
-        let q = m.tensor_f32("q/weight", &Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        let q = m
+            .tensor_f32("q/weight", &Device::Cpu)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(q, vec![vec![1.0, -2.0, 3.0], vec![0.5, 1.0, -1.5]]);
     }
 
@@ -497,21 +523,34 @@ mod tests {
         let bytes = sample();
         let err = Ct2Model::parse(&bytes[..bytes.len() - 5], Path::new("cut.bin")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("cut.bin") && msg.contains("file ends"), "{msg}");
+        assert!(
+            msg.contains("cut.bin") && msg.contains("file ends"),
+            "{msg}"
+        );
 
         let mut old = bytes.clone();
         old[0] = 2;
-        let msg = Ct2Model::parse(&old, Path::new("old.bin")).unwrap_err().to_string();
-        assert!(msg.contains("old.bin") && msg.contains("version 2"), "{msg}");
+        let msg = Ct2Model::parse(&old, Path::new("old.bin"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("old.bin") && msg.contains("version 2"),
+            "{msg}"
+        );
 
         let mut extra = bytes.clone();
         extra.push(0);
-        let msg = Ct2Model::parse(&extra, Path::new("x.bin")).unwrap_err().to_string();
+        let msg = Ct2Model::parse(&extra, Path::new("x.bin"))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("trailing"), "{msg}");
 
         let m = Ct2Model::parse(&bytes, Path::new("m.bin")).unwrap();
         let msg = m.tensor_f32("nope", &Device::Cpu).unwrap_err().to_string();
-        assert!(msg.contains("m.bin") && msg.contains("`nope` is missing"), "{msg}");
+        assert!(
+            msg.contains("m.bin") && msg.contains("`nope` is missing"),
+            "{msg}"
+        );
         let msg = m.scalar_i64("a/weight").unwrap_err().to_string();
         assert!(msg.contains("expected a scalar"), "{msg}");
     }

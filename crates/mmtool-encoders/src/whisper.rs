@@ -185,7 +185,10 @@ impl Whisper {
     ) -> Result<Vec<(String, f32)>> {
         let sot = Tensor::new(&[[self.tokens.sot]], &self.device)?;
         let hidden = model.decoder.forward(&sot, states, true)?;
-        let logits = model.decoder.final_linear(&hidden.i((.., 0..1))?)?.i((0, 0))?;
+        let logits = model
+            .decoder
+            .final_linear(&hidden.i((.., 0..1))?)?
+            .i((0, 0))?;
         let ids: Vec<u32> = self.tokens.languages.iter().map(|(_, id)| *id).collect();
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
         let lang_logits = logits.index_select(&ids, 0)?;
@@ -315,11 +318,7 @@ fn config_from_ct2(ct2: &Ct2Model) -> Result<Config> {
 }
 
 /// CTranslate2 variables renamed (and fused projections split) into candle's Whisper names.
-fn candle_tensors(
-    ct2: &Ct2Model,
-    cfg: &Config,
-    dev: &Device,
-) -> Result<HashMap<String, Tensor>> {
+fn candle_tensors(ct2: &Ct2Model, cfg: &Config, dev: &Device) -> Result<HashMap<String, Tensor>> {
     let mut out = HashMap::new();
     let d = cfg.d_model;
     let mut put = |name: String, t: Tensor| {
@@ -339,28 +338,25 @@ fn candle_tensors(
     };
     // Splits a fused projection along the output rows into `names` (each `d` rows); candle's
     // key projection has no bias (CTranslate2 stores zeros there), so `k_proj` gets none.
-    let split = |src: &str,
-                 dst: &str,
-                 names: &[&str],
-                 put: &mut dyn FnMut(String, Tensor)|
-     -> Result<()> {
-        let w = get(&format!("{src}/weight"))?;
-        let b = get(&format!("{src}/bias"))?;
-        ensure!(
-            w.dim(0)? == names.len() * d,
-            "{}: {src}/weight has {} rows, expected {}",
-            ct2.path.display(),
-            w.dim(0)?,
-            names.len() * d
-        );
-        for (i, n) in names.iter().enumerate() {
-            put(format!("{dst}.{n}.weight"), w.narrow(0, i * d, d)?);
-            if *n != "k_proj" {
-                put(format!("{dst}.{n}.bias"), b.narrow(0, i * d, d)?);
+    let split =
+        |src: &str, dst: &str, names: &[&str], put: &mut dyn FnMut(String, Tensor)| -> Result<()> {
+            let w = get(&format!("{src}/weight"))?;
+            let b = get(&format!("{src}/bias"))?;
+            ensure!(
+                w.dim(0)? == names.len() * d,
+                "{}: {src}/weight has {} rows, expected {}",
+                ct2.path.display(),
+                w.dim(0)?,
+                names.len() * d
+            );
+            for (i, n) in names.iter().enumerate() {
+                put(format!("{dst}.{n}.weight"), w.narrow(0, i * d, d)?);
+                if *n != "k_proj" {
+                    put(format!("{dst}.{n}.bias"), b.narrow(0, i * d, d)?);
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
 
     for side in ["encoder", "decoder"] {
         let layers = if side == "encoder" {
@@ -412,8 +408,16 @@ fn candle_tensors(
                     &mut put,
                 )?;
             }
-            linear(&format!("{src}/ffn/linear_0"), &format!("{dst}.fc1"), &mut put)?;
-            linear(&format!("{src}/ffn/linear_1"), &format!("{dst}.fc2"), &mut put)?;
+            linear(
+                &format!("{src}/ffn/linear_0"),
+                &format!("{dst}.fc1"),
+                &mut put,
+            )?;
+            linear(
+                &format!("{src}/ffn/linear_1"),
+                &format!("{dst}.fc2"),
+                &mut put,
+            )?;
             norm(
                 &format!("{src}/ffn/layer_norm"),
                 &format!("{dst}.final_layer_norm"),
@@ -471,21 +475,53 @@ mod tests {
         add("encoder/conv1/bias", &[D], &mut seed);
         add("encoder/conv2/weight", &[D, D, 3], &mut seed);
         add("encoder/conv2/bias", &[D], &mut seed);
-        add("encoder/position_encodings/encodings", &[1500, D], &mut seed);
+        add(
+            "encoder/position_encodings/encodings",
+            &[1500, D],
+            &mut seed,
+        );
         add("decoder/position_encodings/encodings", &[8, D], &mut seed);
         add("decoder/embeddings/weight", &[VOCAB, D], &mut seed);
         for side in ["encoder", "decoder"] {
             let l = format!("{side}/layer_0");
-            add(&format!("{l}/self_attention/linear_0/weight"), &[3 * D, D], &mut seed);
-            add(&format!("{l}/self_attention/linear_0/bias"), &[3 * D], &mut seed);
-            add(&format!("{l}/self_attention/linear_1/weight"), &[D, D], &mut seed);
-            add(&format!("{l}/self_attention/linear_1/bias"), &[D], &mut seed);
+            add(
+                &format!("{l}/self_attention/linear_0/weight"),
+                &[3 * D, D],
+                &mut seed,
+            );
+            add(
+                &format!("{l}/self_attention/linear_0/bias"),
+                &[3 * D],
+                &mut seed,
+            );
+            add(
+                &format!("{l}/self_attention/linear_1/weight"),
+                &[D, D],
+                &mut seed,
+            );
+            add(
+                &format!("{l}/self_attention/linear_1/bias"),
+                &[D],
+                &mut seed,
+            );
             if side == "decoder" {
-                add(&format!("{l}/attention/linear_0/weight"), &[D, D], &mut seed);
+                add(
+                    &format!("{l}/attention/linear_0/weight"),
+                    &[D, D],
+                    &mut seed,
+                );
                 add(&format!("{l}/attention/linear_0/bias"), &[D], &mut seed);
-                add(&format!("{l}/attention/linear_1/weight"), &[2 * D, D], &mut seed);
+                add(
+                    &format!("{l}/attention/linear_1/weight"),
+                    &[2 * D, D],
+                    &mut seed,
+                );
                 add(&format!("{l}/attention/linear_1/bias"), &[2 * D], &mut seed);
-                add(&format!("{l}/attention/linear_2/weight"), &[D, D], &mut seed);
+                add(
+                    &format!("{l}/attention/linear_2/weight"),
+                    &[D, D],
+                    &mut seed,
+                );
                 add(&format!("{l}/attention/linear_2/bias"), &[D], &mut seed);
             }
             add(&format!("{l}/ffn/linear_0/weight"), &[4 * D, D], &mut seed);
@@ -502,10 +538,22 @@ mod tests {
                 add(&format!("{n}/beta"), &[D], &mut seed);
             }
         }
-        vars.push(("encoder/num_heads".into(), Ct2Variable::scalar(Ct2DType::I16, 2)));
-        vars.push(("decoder/num_heads".into(), Ct2Variable::scalar(Ct2DType::I16, 2)));
-        vars.push(("decoder/pre_norm".into(), Ct2Variable::scalar(Ct2DType::I8, 1)));
-        vars.push(("decoder/activation".into(), Ct2Variable::scalar(Ct2DType::I8, 3)));
+        vars.push((
+            "encoder/num_heads".into(),
+            Ct2Variable::scalar(Ct2DType::I16, 2),
+        ));
+        vars.push((
+            "decoder/num_heads".into(),
+            Ct2Variable::scalar(Ct2DType::I16, 2),
+        ));
+        vars.push((
+            "decoder/pre_norm".into(),
+            Ct2Variable::scalar(Ct2DType::I8, 1),
+        ));
+        vars.push((
+            "decoder/activation".into(),
+            Ct2Variable::scalar(Ct2DType::I8, 3),
+        ));
         vars.retain(|(n, _)| Some(n.as_str()) != skip);
         let aliases = [(
             "decoder/projection/weight".to_string(),
@@ -559,10 +607,20 @@ mod tests {
         assert_eq!(emb.len(), D);
         assert!(emb.iter().all(|x| x.is_finite()));
         let langs = w.detect_language(&audio, 10).unwrap();
-        assert_eq!(langs.len(), 4, "k larger than the language set returns all of them");
+        assert_eq!(
+            langs.len(),
+            4,
+            "k larger than the language set returns all of them"
+        );
         let total: f32 = langs.iter().map(|(_, p)| p).sum();
-        assert!((total - 1.0).abs() < 1e-5, "softmax over language tokens only: {total}");
-        assert!(langs.windows(2).all(|p| p[0].1 >= p[1].1), "sorted by probability");
+        assert!(
+            (total - 1.0).abs() < 1e-5,
+            "softmax over language tokens only: {total}"
+        );
+        assert!(
+            langs.windows(2).all(|p| p[0].1 >= p[1].1),
+            "sorted by probability"
+        );
         assert_eq!(w.detect_language(&audio, 2).unwrap(), langs[..2].to_vec());
         let both = w.analyze(&audio, 10).unwrap();
         assert_eq!(both.embedding, emb, "one-pass analysis matches embed");
@@ -587,7 +645,11 @@ mod tests {
         let (mel, n) = w.features(&chirp(1.0)).unwrap();
         assert_eq!(mel.dims(), &[1, 80, 3000]);
         assert_eq!(n, 50, "one encoder state per 20 ms");
-        assert_eq!(w.features(&[0.1; 321]).unwrap().1, 2, "partial states count");
+        assert_eq!(
+            w.features(&[0.1; 321]).unwrap().1,
+            2,
+            "partial states count"
+        );
         assert_eq!(w.features(&chirp(40.0)).unwrap().1, 1500);
         // Everything after 30 s is ignored.
         let long = chirp(40.0);
@@ -611,14 +673,22 @@ mod tests {
 
         let skip = "decoder/layer_0/attention/linear_1/weight";
         let ct2 = Ct2Model::parse(&tiny_ct2(Some(skip)), Path::new("broken.bin")).unwrap();
-        let msg = format!("{:#}", Whisper::from_ct2(&ct2, tokens(), &Device::Cpu).unwrap_err());
+        let msg = format!(
+            "{:#}",
+            Whisper::from_ct2(&ct2, tokens(), &Device::Cpu).unwrap_err()
+        );
         assert!(msg.contains("broken.bin") && msg.contains(skip), "{msg}");
 
         let ct2 = Ct2Model::parse(&tiny_ct2(None), Path::new("t.bin")).unwrap();
         let mut bad = tokens();
         bad.languages.push(("xx".into(), VOCAB as u32));
-        let msg = Whisper::from_ct2(&ct2, bad, &Device::Cpu).unwrap_err().to_string();
-        assert!(msg.contains("<|xx|>") && msg.contains("beyond the vocabulary"), "{msg}");
+        let msg = Whisper::from_ct2(&ct2, bad, &Device::Cpu)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("<|xx|>") && msg.contains("beyond the vocabulary"),
+            "{msg}"
+        );
     }
 
     #[test]
