@@ -16,8 +16,10 @@ use crate::backends::{check_media_file, Context};
 use crate::output::write_atomic;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  mmtool recommend \"translate this German text to English\"\n  \
-mmtool recommend \"make this sharper\" --image photo.jpg --top-k 3\n  mmtool recommend \"what is being said?\" --audio clip.wav --json")]
+#[command(
+    after_help = "Examples:\n  mmtool recommend \"translate this German text to English\"\n  \
+mmtool recommend \"make this sharper\" --image photo.jpg --top-k 3\n  mmtool recommend \"what is being said?\" --audio clip.wav --json"
+)]
 pub struct RecommendArgs {
     /// The request, in plain words.
     pub instruction: String,
@@ -103,9 +105,18 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{} tools for: {} [{}] (backend {})", rows.len(), query.instruction, query.modality, backend.name());
+        println!(
+            "{} tools for: {} [{}] (backend {})",
+            rows.len(),
+            query.instruction,
+            query.modality,
+            backend.name()
+        );
         for r in &rows {
-            println!("\n{:>2}. {}  (score {:.3}, {})", r.rank, r.id, r.score, r.task);
+            println!(
+                "\n{:>2}. {}  (score {:.3}, {})",
+                r.rank, r.id, r.score, r.task
+            );
             println!("    {}", r.summary);
             println!("    {}", r.api_call);
         }
@@ -140,7 +151,10 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
         anyhow::bail!("{}: is a directory; --out must name a file", a.out.display());
     }
     if a.out.exists() && !a.force {
-        anyhow::bail!("{}: already exists; pass --force to overwrite it", a.out.display());
+        anyhow::bail!(
+            "{}: already exists; pass --force to overwrite it",
+            a.out.display()
+        );
     }
     // Fail before the (long) run rather than after it when the output cannot be written there.
     if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -152,8 +166,10 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     let backend = ctx.build_backend(&a.backend)?;
     let pb = ProgressBar::new(items.len() as u64);
     pb.set_style(
-        ProgressStyle::with_template("{spinner} predict [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} eta {eta}")
-            .expect("static template"),
+        ProgressStyle::with_template(
+            "{spinner} predict [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} eta {eta}",
+        )
+        .expect("static template"),
     );
     let mut out = Vec::with_capacity(items.len());
     for item in &items {
