@@ -5,6 +5,7 @@ mod backends;
 mod cmd_catalog;
 mod cmd_data;
 mod cmd_recommend;
+mod cmd_serve;
 mod output;
 
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ enum Command {
     /// Browse and search the tool catalog.
     #[command(subcommand)]
     Catalog(cmd_catalog::CatalogCommand),
+    /// Serve the HTTP API and the web demo.
+    Serve(cmd_serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
+        Command::Serve(a) => cmd_serve::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
