@@ -13,10 +13,12 @@ use mmtool_server::{router, serve, AppState, ServerConfig};
 use crate::backends::Context;
 
 #[derive(Args)]
-#[command(after_help = "Endpoints:\n  /                 web demo\n  POST /v1/recommend   JSON {\"instruction\", \"top_k\"} or multipart (instruction, file, top_k)\n  \
+#[command(
+    after_help = "Endpoints:\n  /                 web demo\n  POST /v1/recommend   JSON {\"instruction\", \"top_k\"} or multipart (instruction, file, top_k)\n  \
 GET  /v1/tools        catalog (task, modality, offset, limit)\n  GET  /v1/tools/{id}   one tool\n  \
 GET  /healthz, /metrics, /openapi.json\n\nExample:\n  mmtool serve --addr 127.0.0.1:8080\n  \
-curl -s localhost:8080/v1/recommend -H 'content-type: application/json' -d '{\"instruction\": \"translate to French\"}'")]
+curl -s localhost:8080/v1/recommend -H 'content-type: application/json' -d '{\"instruction\": \"translate to French\"}'"
+)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
@@ -74,7 +76,9 @@ pub fn run(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("shutting down");
         };
-        serve(listener, router(state), shutdown).await.context("server failed")
+        serve(listener, router(state), shutdown)
+            .await
+            .context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
 }

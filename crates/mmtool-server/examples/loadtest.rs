@@ -33,9 +33,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: loadtest URL [REQUESTS=1000] [CONCURRENCY=16]";
     let base = args.first().ok_or(usage)?.trim_end_matches('/').to_string();
-    let total: usize = args.get(1).map_or(Ok(1000), |s| s.parse()).map_err(|_| usage)?;
-    let conc: usize = args.get(2).map_or(Ok(16), |s| s.parse()).map_err(|_| usage)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let total: usize = args
+        .get(1)
+        .map_or(Ok(1000), |s| s.parse())
+        .map_err(|_| usage)?;
+    let conc: usize = args
+        .get(2)
+        .map_or(Ok(16), |s| s.parse())
+        .map_err(|_| usage)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(base, total, conc.max(1)))
 }
 
@@ -47,7 +55,8 @@ async fn run(base: String, total: usize, conc: usize) -> Result<(), Box<dyn std:
     let start = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..conc {
-        let (client, uri, next, errors) = (client.clone(), uri.clone(), next.clone(), errors.clone());
+        let (client, uri, next, errors) =
+            (client.clone(), uri.clone(), next.clone(), errors.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
@@ -55,7 +64,9 @@ async fn run(base: String, total: usize, conc: usize) -> Result<(), Box<dyn std:
                 if i >= total {
                     break;
                 }
-                let body = serde_json::json!({"instruction": REQUESTS[i % REQUESTS.len()], "top_k": 5}).to_string();
+                let body =
+                    serde_json::json!({"instruction": REQUESTS[i % REQUESTS.len()], "top_k": 5})
+                        .to_string();
                 let req = Request::post(uri.clone())
                     .header("content-type", "application/json")
                     .body(Full::new(Bytes::from(body)))
@@ -67,8 +78,9 @@ async fn run(base: String, total: usize, conc: usize) -> Result<(), Box<dyn std:
                         let body = resp.into_body().collect().await.map(|b| b.to_bytes());
                         status.is_success()
                             && body.is_ok_and(|b| {
-                                serde_json::from_slice::<serde_json::Value>(&b)
-                                    .is_ok_and(|v| v["ranked"].as_array().is_some_and(|r| !r.is_empty()))
+                                serde_json::from_slice::<serde_json::Value>(&b).is_ok_and(|v| {
+                                    v["ranked"].as_array().is_some_and(|r| !r.is_empty())
+                                })
                             })
                     }
                     Err(_) => false,
@@ -87,7 +99,9 @@ async fn run(base: String, total: usize, conc: usize) -> Result<(), Box<dyn std:
     }
     let wall = start.elapsed();
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1e3;
+    let pct = |p: f64| {
+        lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1e3
+    };
     let report = serde_json::json!({
         "requests": lat.len(),
         "concurrency": conc,

@@ -199,7 +199,10 @@ pub struct Health {
         (status = 503, description = "The request timed out", body = ErrorBody)
     )
 )]
-pub async fn recommend(State(state): State<Arc<AppState>>, req: Request) -> Result<Json<RecommendResponse>, ApiError> {
+pub async fn recommend(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+) -> Result<Json<RecommendResponse>, ApiError> {
     let started = Instant::now();
     let content_type = req
         .headers()
@@ -233,7 +236,11 @@ pub async fn recommend(State(state): State<Arc<AppState>>, req: Request) -> Resu
             "unsupported_content_type",
             format!(
                 "send the request as application/json or multipart/form-data, not {}",
-                if content_type.is_empty() { "without a Content-Type" } else { &content_type }
+                if content_type.is_empty() {
+                    "without a Content-Type"
+                } else {
+                    &content_type
+                }
             ),
         ));
     };
@@ -255,7 +262,9 @@ pub async fn recommend(State(state): State<Arc<AppState>>, req: Request) -> Resu
     let max_k = state.config.max_top_k;
     let k = input.top_k.unwrap_or(state.config.default_top_k);
     if k == 0 || k > max_k {
-        return Err(ApiError::invalid_field(format!("\"top_k\" must be from 1 to {max_k}, got {k}")));
+        return Err(ApiError::invalid_field(format!(
+            "\"top_k\" must be from 1 to {max_k}, got {k}"
+        )));
     }
     let instruction = instruction.to_string();
     let declared = input.modality;
@@ -285,7 +294,9 @@ pub async fn recommend(State(state): State<Arc<AppState>>, req: Request) -> Resu
                     return Err(ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "modality_mismatch",
-                        format!("\"modality\" says {d} but the uploaded file is {mime} ({modality})"),
+                        format!(
+                            "\"modality\" says {d} but the uploaded file is {mime} ({modality})"
+                        ),
                     ));
                 }
                 Some(media::inspect(u.file.path(), modality, mime, u.bytes)?)
@@ -294,7 +305,11 @@ pub async fn recommend(State(state): State<Arc<AppState>>, req: Request) -> Resu
         };
         let query = RecQuery {
             instruction,
-            modality: media_info.as_ref().map(|m| m.modality).or(declared).unwrap_or(Modality::Text),
+            modality: media_info
+                .as_ref()
+                .map(|m| m.modality)
+                .or(declared)
+                .unwrap_or(Modality::Text),
             media: upload.as_ref().map(|u| u.file.path().to_path_buf()),
         };
         let metrics = &work_state.metrics;
@@ -376,27 +391,40 @@ async fn read_form(state: &AppState, mut mp: Multipart) -> Result<Input, ApiErro
         modality: None,
         upload: None,
     };
-    let duplicate = |name: &str| ApiError::invalid_field(format!("the form field \"{name}\" is given more than once"));
-    while let Some(mut field) = mp.next_field().await.map_err(|e| error::from_multipart_error(e, limit))? {
+    let duplicate = |name: &str| {
+        ApiError::invalid_field(format!("the form field \"{name}\" is given more than once"))
+    };
+    while let Some(mut field) = mp
+        .next_field()
+        .await
+        .map_err(|e| error::from_multipart_error(e, limit))?
+    {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
             "instruction" | "top_k" | "modality" => {
-                let text = field.text().await.map_err(|e| error::from_multipart_error(e, limit))?;
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| error::from_multipart_error(e, limit))?;
                 match name.as_str() {
                     "instruction" if input.instruction.is_some() => return Err(duplicate(&name)),
                     "instruction" => input.instruction = Some(text),
                     "top_k" if input.top_k.is_some() => return Err(duplicate(&name)),
                     "top_k" => {
                         let k = text.trim().parse::<usize>().map_err(|_| {
-                            ApiError::invalid_field(format!("\"top_k\" must be a whole number, got {:?}", clip(&text)))
+                            ApiError::invalid_field(format!(
+                                "\"top_k\" must be a whole number, got {:?}",
+                                clip(&text)
+                            ))
                         })?;
                         input.top_k = Some(k);
                     }
                     _ if input.modality.is_some() => return Err(duplicate(&name)),
                     _ => {
-                        input.modality = Some(text.parse::<Modality>().map_err(|e| {
-                            ApiError::invalid_field(format!("\"modality\": {e}"))
-                        })?)
+                        input.modality =
+                            Some(text.parse::<Modality>().map_err(|e| {
+                                ApiError::invalid_field(format!("\"modality\": {e}"))
+                            })?)
                     }
                 }
             }
@@ -433,20 +461,36 @@ async fn read_form(state: &AppState, mut mp: Multipart) -> Result<Input, ApiErro
 
 /// Streams a file field into a fresh temp file (named by the server, never
 /// after the client's file name). `None` when the field is empty.
-async fn save_upload(state: &AppState, field: &mut axum::extract::multipart::Field<'_>) -> Result<Option<Upload>, ApiError> {
+async fn save_upload(
+    state: &AppState,
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> Result<Option<Upload>, ApiError> {
     let limit = state.config.body_limit;
-    let dir = state.config.upload_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = state
+        .config
+        .upload_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
     let tmp = tempfile::Builder::new()
         .prefix("mmtool-upload-")
         .tempfile_in(&dir)
-        .map_err(|e| ApiError::internal(format!("cannot create a temp file in {}: {e}", dir.display())))?;
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "cannot create a temp file in {}: {e}",
+                dir.display()
+            ))
+        })?;
     let std_file = tmp
         .reopen()
         .map_err(|e| ApiError::internal(format!("cannot open the temp file: {e}")))?;
     let mut out = tokio::fs::File::from_std(std_file);
     let mut head = Vec::with_capacity(SNIFF_LEN);
     let mut bytes = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(|e| error::from_multipart_error(e, limit))? {
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| error::from_multipart_error(e, limit))?
+    {
         if head.len() < SNIFF_LEN {
             let take = (SNIFF_LEN - head.len()).min(chunk.len());
             head.extend_from_slice(&chunk[..take]);
@@ -462,7 +506,11 @@ async fn save_upload(state: &AppState, field: &mut axum::extract::multipart::Fie
     if bytes == 0 {
         return Ok(None);
     }
-    Ok(Some(Upload { file: tmp, head, bytes }))
+    Ok(Some(Upload {
+        file: tmp,
+        head,
+        bytes,
+    }))
 }
 
 /// A client string cut short for an error message.
@@ -491,7 +539,9 @@ pub async fn list_tools(
     let Query(p) = params.map_err(error::from_query_rejection)?;
     let limit = p.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
-        return Err(ApiError::invalid_field(format!("\"limit\" must be from 1 to 500, got {limit}")));
+        return Err(ApiError::invalid_field(format!(
+            "\"limit\" must be from 1 to 500, got {limit}"
+        )));
     }
     let offset = p.offset.unwrap_or(0);
     let catalog = state.backend.catalog();
@@ -500,7 +550,12 @@ pub async fn list_tools(
         total: matching.len(),
         offset,
         limit,
-        tools: matching.into_iter().skip(offset).take(limit).map(Tool::from).collect(),
+        tools: matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(Tool::from)
+            .collect(),
     }))
 }
 
@@ -514,13 +569,22 @@ pub async fn list_tools(
         (status = 404, description = "No such tool", body = ErrorBody)
     )
 )]
-pub async fn get_tool(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Tool>, ApiError> {
+pub async fn get_tool(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Tool>, ApiError> {
     state
         .backend
         .catalog()
         .get(&id)
         .map(|c| Json(Tool::from(c)))
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "tool_not_found", format!("no tool {:?} in the catalog", clip(&id))))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "tool_not_found",
+                format!("no tool {:?} in the catalog", clip(&id)),
+            )
+        })
 }
 
 /// Liveness: the model is loaded and the catalog is there.
@@ -553,13 +617,19 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no such endpoint: {}; see /openapi.json", clip(uri.path())))
+    ApiError::not_found(format!(
+        "no such endpoint: {}; see /openapi.json",
+        clip(uri.path())
+    ))
 }
 
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{method} is not allowed on {}; see /openapi.json", clip(uri.path())),
+        format!(
+            "{method} is not allowed on {}; see /openapi.json",
+            clip(uri.path())
+        ),
     )
 }

@@ -1,7 +1,7 @@
 //! The one error shape every endpoint returns: `{"error": {"code", "message"}}`.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -58,7 +58,10 @@ impl ApiError {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the request body is larger than the server's limit of {}", human_bytes(limit)),
+            format!(
+                "the request body is larger than the server's limit of {}",
+                human_bytes(limit)
+            ),
         )
     }
 }
@@ -88,11 +91,15 @@ fn body_error(status: StatusCode, text: String, limit: usize) -> ApiError {
 
 pub(crate) fn from_json_rejection(r: JsonRejection, limit: usize) -> ApiError {
     match r {
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(StatusCode::BAD_REQUEST, "bad_json", e.body_text()),
-        JsonRejection::JsonDataError(e) => ApiError::invalid_field(e.body_text()),
-        JsonRejection::MissingJsonContentType(e) => {
-            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", e.body_text())
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_json", e.body_text())
         }
+        JsonRejection::JsonDataError(e) => ApiError::invalid_field(e.body_text()),
+        JsonRejection::MissingJsonContentType(e) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            e.body_text(),
+        ),
         other => body_error(other.status(), other.body_text(), limit),
     }
 }
@@ -106,7 +113,11 @@ pub(crate) fn from_multipart_error(e: MultipartError, limit: usize) -> ApiError 
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::too_large(limit)
     } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_multipart", format!("malformed multipart body: {}", e.body_text()))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_multipart",
+            format!("malformed multipart body: {}", e.body_text()),
+        )
     }
 }
 
@@ -134,8 +145,13 @@ mod tests {
     async fn error_body_has_code_and_message() {
         let resp = ApiError::invalid_field("top_k must be at least 1").into_response();
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(resp.extensions().get::<ErrorCode>().unwrap().0, "invalid_field");
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        assert_eq!(
+            resp.extensions().get::<ErrorCode>().unwrap().0,
+            "invalid_field"
+        );
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["error"]["code"], "invalid_field");
         assert_eq!(v["error"]["message"], "top_k must be at least 1");

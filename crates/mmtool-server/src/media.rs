@@ -65,7 +65,11 @@ pub fn sniff(head: &[u8]) -> Result<(Modality, &'static str), ApiError> {
 }
 
 fn unsupported(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media", message)
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media",
+        message,
+    )
 }
 
 fn corrupt(mime: &str, why: impl std::fmt::Display) -> ApiError {
@@ -79,7 +83,12 @@ fn corrupt(mime: &str, why: impl std::fmt::Display) -> ApiError {
 /// Opens the file with the decoders the encoders use and checks that its
 /// headers (and, for audio, the first packet) decode. Blocking: run it off
 /// the async threads.
-pub fn inspect(path: &Path, modality: Modality, mime: &str, bytes: u64) -> Result<MediaInfo, ApiError> {
+pub fn inspect(
+    path: &Path,
+    modality: Modality,
+    mime: &str,
+    bytes: u64,
+) -> Result<MediaInfo, ApiError> {
     let mut info = MediaInfo {
         modality,
         mime: mime.to_string(),
@@ -106,7 +115,9 @@ pub fn inspect(path: &Path, modality: Modality, mime: &str, bytes: u64) -> Resul
         }
         Modality::Audio => {
             let track = probe(path, mime).map_err(|e| match e {
-                SymError::Unsupported(what) => unsupported(format!("{mime} audio cannot be decoded here ({what})")),
+                SymError::Unsupported(what) => {
+                    unsupported(format!("{mime} audio cannot be decoded here ({what})"))
+                }
                 other => corrupt(mime, other),
             })?;
             info.sample_rate = track.sample_rate;
@@ -116,7 +127,10 @@ pub fn inspect(path: &Path, modality: Modality, mime: &str, bytes: u64) -> Resul
             // Only the container is checked: the demuxer exposes video tracks
             // without decoding them, and formats it cannot demux at all (AVI,
             // FLV, WMV, MPEG-PS) are passed on as sniffed.
-            if matches!(mime, "video/mp4" | "video/x-m4v" | "video/quicktime" | "video/x-matroska" | "video/webm") {
+            if matches!(
+                mime,
+                "video/mp4" | "video/x-m4v" | "video/quicktime" | "video/x-matroska" | "video/webm"
+            ) {
                 let track = probe_container(path, mime).map_err(|e| corrupt(mime, e))?;
                 info.duration_s = track.duration_s;
             }
@@ -131,7 +145,10 @@ struct TrackInfo {
     duration_s: Option<f64>,
 }
 
-fn open_format(path: &Path, mime: &str) -> Result<Box<dyn symphonia::core::formats::FormatReader>, SymError> {
+fn open_format(
+    path: &Path,
+    mime: &str,
+) -> Result<Box<dyn symphonia::core::formats::FormatReader>, SymError> {
     let file = File::open(path)?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -165,7 +182,8 @@ fn probe(path: &Path, mime: &str) -> Result<TrackInfo, SymError> {
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
         .ok_or(SymError::DecodeError("no audio track"))?
         .clone();
-    let mut decoder = symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default())?;
+    let mut decoder =
+        symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default())?;
     // One decoded packet shows the stream is more than a valid header.
     loop {
         let packet = format.next_packet()?;
@@ -196,7 +214,8 @@ pub(crate) mod tests {
     pub fn wav(n: usize) -> Vec<u8> {
         let data: Vec<u8> = (0..n)
             .flat_map(|i| {
-                let s = ((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16;
+                let s =
+                    ((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16;
                 s.to_le_bytes()
             })
             .collect();
@@ -234,7 +253,10 @@ pub(crate) mod tests {
     #[test]
     fn valid_image_and_audio_are_read() {
         let img = inspect_bytes(&png(7, 5)).unwrap();
-        assert_eq!((img.modality, img.mime.as_str(), img.dimensions), (Modality::Image, "image/png", Some([7, 5])));
+        assert_eq!(
+            (img.modality, img.mime.as_str(), img.dimensions),
+            (Modality::Image, "image/png", Some([7, 5]))
+        );
         let snd = inspect_bytes(&wav(16000)).unwrap();
         assert_eq!(snd.modality, Modality::Audio);
         assert_eq!(snd.sample_rate, Some(16000));
@@ -244,7 +266,10 @@ pub(crate) mod tests {
     #[test]
     fn content_not_name_decides_and_bad_files_are_refused() {
         let e = inspect_bytes(b"%PDF-1.7 not an image at all").unwrap_err();
-        assert_eq!((e.status, e.code), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media"));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media")
+        );
         assert!(e.message.contains("application/pdf"), "{}", e.message);
         let e = inspect_bytes(b"just some words").unwrap_err();
         assert_eq!(e.code, "unsupported_media");
@@ -253,7 +278,10 @@ pub(crate) mod tests {
         let mut bad_png = png(4, 4)[..8].to_vec();
         bad_png.extend_from_slice(&[0xAB; 64]);
         let e = inspect_bytes(&bad_png).unwrap_err();
-        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media"));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media")
+        );
         assert!(e.message.contains("image/png"), "{}", e.message);
 
         let mut bad_wav = wav(100)[..12].to_vec();

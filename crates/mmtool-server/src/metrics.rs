@@ -63,25 +63,43 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mmtool");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = HistogramFamily::<RouteLabels>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency = HistogramFamily::<RouteLabels>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let errors = Family::<CodeLabels, Counter>::default();
         let queue_wait = latency_histogram();
         let model_seconds = latency_histogram();
         let model_inflight = Gauge::default();
-        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "Time from request to response, by route",
             latency.clone(),
         );
-        registry.register("http_errors", "Error responses by error code", errors.clone());
+        registry.register(
+            "http_errors",
+            "Error responses by error code",
+            errors.clone(),
+        );
         registry.register(
             "model_queue_wait_seconds",
             "Time a request waited for a free model slot",
             queue_wait.clone(),
         );
-        registry.register("model_seconds", "Time spent in the recommender", model_seconds.clone());
-        registry.register("model_inflight", "Requests running the recommender now", model_inflight.clone());
+        registry.register(
+            "model_seconds",
+            "Time spent in the recommender",
+            model_seconds.clone(),
+        );
+        registry.register(
+            "model_inflight",
+            "Requests running the recommender now",
+            model_inflight.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -96,11 +114,19 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 
-    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration, error: Option<&str>) {
+    pub fn observe(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+        error: Option<&str>,
+    ) {
         self.requests
             .get_or_create(&RequestLabels {
                 method: method.to_string(),
@@ -114,7 +140,11 @@ impl Metrics {
             })
             .observe(elapsed.as_secs_f64());
         if let Some(code) = error {
-            self.errors.get_or_create(&CodeLabels { code: code.to_string() }).inc();
+            self.errors
+                .get_or_create(&CodeLabels {
+                    code: code.to_string(),
+                })
+                .inc();
         }
     }
 }
@@ -134,14 +164,21 @@ pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next)
         Err(_) => ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
-            format!("the request took longer than the server's limit of {:.1} s; try again", timeout.as_secs_f64()),
+            format!(
+                "the request took longer than the server's limit of {:.1} s; try again",
+                timeout.as_secs_f64()
+            ),
         )
         .into_response(),
     };
     let code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
-    state
-        .metrics
-        .observe(&method, &route, resp.status().as_u16(), start.elapsed(), code);
+    state.metrics.observe(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        start.elapsed(),
+        code,
+    );
     resp
 }
 
@@ -153,16 +190,39 @@ mod tests {
     fn exposition_has_counts_histograms_and_errors() {
         let m = Metrics::new();
         m.observe("GET", "/healthz", 200, Duration::from_millis(2), None);
-        m.observe("POST", "/v1/recommend", 422, Duration::from_millis(5), Some("missing_instruction"));
-        m.observe("POST", "/v1/recommend", 422, Duration::from_millis(5), Some("missing_instruction"));
+        m.observe(
+            "POST",
+            "/v1/recommend",
+            422,
+            Duration::from_millis(5),
+            Some("missing_instruction"),
+        );
+        m.observe(
+            "POST",
+            "/v1/recommend",
+            422,
+            Duration::from_millis(5),
+            Some("missing_instruction"),
+        );
         let text = m.encode();
         assert!(
-            text.contains(r#"mmtool_http_requests_total{method="POST",route="/v1/recommend",status="422"} 2"#),
+            text.contains(
+                r#"mmtool_http_requests_total{method="POST",route="/v1/recommend",status="422"} 2"#
+            ),
             "{text}"
         );
-        assert!(text.contains(r#"mmtool_http_errors_total{code="missing_instruction"} 2"#), "{text}");
-        assert!(text.contains(r#"mmtool_http_request_duration_seconds_count{route="/healthz"} 1"#), "{text}");
-        assert!(text.contains("# TYPE mmtool_http_request_duration_seconds histogram"), "{text}");
+        assert!(
+            text.contains(r#"mmtool_http_errors_total{code="missing_instruction"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"mmtool_http_request_duration_seconds_count{route="/healthz"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE mmtool_http_request_duration_seconds histogram"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
     }
 }

@@ -20,5 +20,13 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return ApiError::not_found(format!("no asset {file:?}")).into_response(),
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -36,19 +36,53 @@ pub fn card(id: &str, task: &str, m: Modality, summary: &str) -> ToolCard {
 pub fn catalog() -> Arc<Catalog> {
     Arc::new(
         Catalog::from_cards(vec![
-            card("Helsinki-NLP/opus-mt-de-en", "translation", Modality::Text, "Translates German text into English."),
-            card("openai/whisper-base", "automatic-speech-recognition", Modality::Audio, "Transcribes speech recordings into text."),
-            card("google/vit-base-patch16-224", "image-classification", Modality::Image, "Classifies what objects a photo shows."),
-            card("MCG-NJU/videomae-base", "video-classification", Modality::Video, "Recognises the action in a video clip."),
-            card("t5-base", "summarization", Modality::Text, "Summarizes long articles into a few sentences."),
-            card(UNKNOWN_ID, "other", Modality::Text, "No model fits the request."),
+            card(
+                "Helsinki-NLP/opus-mt-de-en",
+                "translation",
+                Modality::Text,
+                "Translates German text into English.",
+            ),
+            card(
+                "openai/whisper-base",
+                "automatic-speech-recognition",
+                Modality::Audio,
+                "Transcribes speech recordings into text.",
+            ),
+            card(
+                "google/vit-base-patch16-224",
+                "image-classification",
+                Modality::Image,
+                "Classifies what objects a photo shows.",
+            ),
+            card(
+                "MCG-NJU/videomae-base",
+                "video-classification",
+                Modality::Video,
+                "Recognises the action in a video clip.",
+            ),
+            card(
+                "t5-base",
+                "summarization",
+                Modality::Text,
+                "Summarizes long articles into a few sentences.",
+            ),
+            card(
+                UNKNOWN_ID,
+                "other",
+                Modality::Text,
+                "No model fits the request.",
+            ),
         ])
         .unwrap(),
     )
 }
 
 pub fn bm25() -> Arc<dyn Recommender> {
-    Arc::new(Bm25Recommender::build(catalog(), &[], Bm25Config::default()))
+    Arc::new(Bm25Recommender::build(
+        catalog(),
+        &[],
+        Bm25Config::default(),
+    ))
 }
 
 pub struct TestServer {
@@ -73,8 +107,17 @@ impl Reply {
     /// The error code of a `{"error": {"code", "message"}}` body.
     pub fn error_code(&self) -> String {
         let v = self.json();
-        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", self.text);
-        v["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code: {}", self.text)).to_string()
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "no message: {}",
+            self.text
+        );
+        v["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code: {}", self.text))
+            .to_string()
     }
 }
 
@@ -103,8 +146,16 @@ impl TestServer {
         }
     }
 
-    pub async fn send(&self, method: Method, path: &str, content_type: Option<&str>, body: impl Into<Bytes>) -> Reply {
-        let mut req = Request::builder().method(method).uri(format!("http://{}{}", self.addr, path));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{}", self.addr, path));
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
@@ -132,11 +183,23 @@ impl TestServer {
     }
 
     pub async fn post_json(&self, body: &str) -> Reply {
-        self.send(Method::POST, "/v1/recommend", Some("application/json"), body.to_string()).await
+        self.send(
+            Method::POST,
+            "/v1/recommend",
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await
     }
 
     pub async fn post_form(&self, form: &Form) -> Reply {
-        self.send(Method::POST, "/v1/recommend", Some(&form.content_type()), form.body()).await
+        self.send(
+            Method::POST,
+            "/v1/recommend",
+            Some(&form.content_type()),
+            form.body(),
+        )
+        .await
     }
 
     /// Files left in the upload directory (should be none between requests).
@@ -160,13 +223,18 @@ pub const BOUNDARY: &str = "----mmtool-test-boundary-7MA4YWxkTrZu0gW";
 
 impl Form {
     pub fn text(mut self, name: &str, value: &str) -> Self {
-        self.parts.push((name.into(), None, None, value.as_bytes().to_vec()));
+        self.parts
+            .push((name.into(), None, None, value.as_bytes().to_vec()));
         self
     }
 
     pub fn file(mut self, name: &str, filename: &str, content_type: &str, data: &[u8]) -> Self {
-        self.parts
-            .push((name.into(), Some(filename.into()), Some(content_type.into()), data.to_vec()));
+        self.parts.push((
+            name.into(),
+            Some(filename.into()),
+            Some(content_type.into()),
+            data.to_vec(),
+        ));
         self
     }
 
@@ -180,9 +248,14 @@ impl Form {
             out.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
             match filename {
                 Some(f) => out.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n").as_bytes(),
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n"
+                    )
+                    .as_bytes(),
                 ),
-                None => out.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes()),
+                None => out.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes(),
+                ),
             }
             if let Some(ct) = ct {
                 out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
@@ -197,7 +270,8 @@ impl Form {
 }
 
 pub fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 9) as u8, (y * 5) as u8, 200]));
+    let img =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 9) as u8, (y * 5) as u8, 200]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
@@ -212,7 +286,11 @@ pub fn wav(n: usize) -> Vec<u8> {
     v.extend_from_slice(b"RIFF");
     v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
     v.extend_from_slice(b"WAVEfmt ");
-    for x in [16u32.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec()] {
+    for x in [
+        16u32.to_le_bytes().to_vec(),
+        1u16.to_le_bytes().to_vec(),
+        1u16.to_le_bytes().to_vec(),
+    ] {
         v.extend_from_slice(&x);
     }
     v.extend_from_slice(&16000u32.to_le_bytes());
@@ -227,10 +305,14 @@ pub fn wav(n: usize) -> Vec<u8> {
 
 /// Deterministic pseudo-random bytes (no magic number of any format, by construction: first byte 0x01).
 pub fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut out: Vec<u8> = (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) as u8
         })
         .collect();
