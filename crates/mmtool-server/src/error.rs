@@ -128,9 +128,9 @@ pub(crate) fn from_query_rejection(r: QueryRejection) -> ApiError {
 pub(crate) fn human_bytes(n: usize) -> String {
     const MB: usize = 1 << 20;
     const KB: usize = 1 << 10;
-    if n >= MB && n % MB == 0 {
+    if n >= MB && n.is_multiple_of(MB) {
         format!("{} MiB", n / MB)
-    } else if n >= KB && n % KB == 0 {
+    } else if n >= KB && n.is_multiple_of(KB) {
         format!("{} KiB", n / KB)
     } else {
         format!("{n} bytes")
