@@ -216,8 +216,11 @@ impl TestServer {
 /// A hand-built multipart body, so tests can also build broken ones.
 #[derive(Default, Clone)]
 pub struct Form {
-    parts: Vec<(String, Option<String>, Option<String>, Vec<u8>)>,
+    parts: Vec<Part>,
 }
+
+/// (field name, file name, content type, data)
+type Part = (String, Option<String>, Option<String>, Vec<u8>);
 
 pub const BOUNDARY: &str = "----mmtool-test-boundary-7MA4YWxkTrZu0gW";
 
