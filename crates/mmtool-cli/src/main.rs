@@ -6,6 +6,7 @@ mod cmd_catalog;
 mod cmd_data;
 mod cmd_eval;
 mod cmd_recommend;
+mod cmd_serve;
 mod output;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Command {
     /// Browse and search the tool catalog.
     #[command(subcommand)]
     Catalog(cmd_catalog::CatalogCommand),
+    /// Serve the HTTP API and the web demo.
+    Serve(cmd_serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd_eval::run(&ctx, a),
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
+        Command::Serve(a) => cmd_serve::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
