@@ -48,7 +48,7 @@ fn classifies_sample_photographs() {
         ("rocket.jpg", &["space shuttle", "missile", "projectile"]),
         (
             "motorcycle_left.png",
-            &["moped", "motor scooter", "crash helmet", "disc brake"],
+            &["moped", "motor scooter", "crash helmet", "disk brake"],
         ),
     ];
     for (name, expected) in cases {
