@@ -16,3 +16,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 "$here/fetch-weights.sh"
+"$here/fetch-test-images.sh"

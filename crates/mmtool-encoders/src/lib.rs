@@ -1,6 +1,10 @@
-//! Frozen pretrained encoders: EfficientNet-Lite0, Whisper-base, ImageBind
+//! Frozen pretrained encoders: EfficientNet-Lite0 (images), Whisper-base
+//! (audio, spoken-language identification) and ImageBind (the paper's encoder).
 
 pub mod ct2;
+pub mod efficientnet;
+pub mod imagebind;
+pub mod imagenet_labels;
 pub mod mel;
 pub mod whisper;
 
