@@ -5,6 +5,7 @@ mod backends;
 mod cmd_catalog;
 mod cmd_data;
 mod cmd_recommend;
+mod cmd_retrieval;
 mod output;
 
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ enum Command {
     /// Browse and search the tool catalog.
     #[command(subcommand)]
     Catalog(cmd_catalog::CatalogCommand),
+    /// Semantic retrieval: build the index, tune, fine-tune, evaluate, benchmark.
+    #[command(subcommand)]
+    Retrieval(cmd_retrieval::RetrievalCommand),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
+        Command::Retrieval(c) => cmd_retrieval::run(&ctx, c),
     };
     match result {
         Ok(code) => code,
