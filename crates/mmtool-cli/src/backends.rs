@@ -50,28 +50,39 @@ impl Context {
             "bm25" => {
                 let catalog = self.catalog()?;
                 let training = self.training_items()?;
-                Ok(Box::new(Bm25Recommender::build(catalog, &training, Bm25Config::default())))
+                Ok(Box::new(Bm25Recommender::build(
+                    catalog,
+                    &training,
+                    Bm25Config::default(),
+                )))
             }
             "retrieval" => {
                 let catalog = self.catalog()?;
                 let training = self.training_items()?;
                 let cfg = mmtool_retrieval::RetrievalConfig::default();
-                Ok(Box::new(mmtool_retrieval::RetrievalRecommender::open(catalog, &training, &cfg)?))
+                Ok(Box::new(mmtool_retrieval::RetrievalRecommender::open(
+                    catalog, &training, &cfg,
+                )?))
             }
-            other => anyhow::bail!("unknown backend {other:?}; available: {}", BACKENDS.join(", ")),
+            other => anyhow::bail!(
+                "unknown backend {other:?}; available: {}",
+                BACKENDS.join(", ")
+            ),
         }
     }
 }
 
 /// Checks that a user-given media file exists, is a readable regular file and is not empty.
 pub fn check_media_file(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read media file", path.display()))?;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot read media file", path.display()))?;
     if !meta.is_file() {
         anyhow::bail!("{}: not a regular file", path.display());
     }
     if meta.len() == 0 {
         anyhow::bail!("{}: the media file is empty", path.display());
     }
-    std::fs::File::open(path).with_context(|| format!("{}: cannot open media file", path.display()))?;
+    std::fs::File::open(path)
+        .with_context(|| format!("{}: cannot open media file", path.display()))?;
     Ok(())
 }

@@ -63,13 +63,14 @@ pub enum CatalogCommand {
 
 /// Reads cards from a file holding one object, a list, or JSON lines.
 fn read_cards(path: &Path) -> Result<Vec<ToolCard>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read card file", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read card file", path.display()))?;
     // One JSON document (a card or a list of cards), else JSON lines.
     let cards: Vec<ToolCard> = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v @ serde_json::Value::Array(_)) => {
-            serde_json::from_value(v).with_context(|| format!("{}: not a list of tool cards", path.display()))?
-        }
-        Ok(v) => vec![serde_json::from_value(v).with_context(|| format!("{}: not a tool card", path.display()))?],
+        Ok(v @ serde_json::Value::Array(_)) => serde_json::from_value(v)
+            .with_context(|| format!("{}: not a list of tool cards", path.display()))?,
+        Ok(v) => vec![serde_json::from_value(v)
+            .with_context(|| format!("{}: not a tool card", path.display()))?],
         Err(_) => text
             .lines()
             .enumerate()
@@ -98,18 +99,31 @@ fn refresh_index(ctx: &Context, catalog: &Catalog) -> Result<()> {
     }
     let model = mmtool_retrieval::MiniLm::load(&cfg.model_dir)?;
     let training = ctx.training_items()?;
-    let (ix, _) =
-        mmtool_retrieval::CardIndex::load_or_build(&cfg.cache_dir, &model, catalog, &training, &cfg.index)?;
+    let (ix, _) = mmtool_retrieval::CardIndex::load_or_build(
+        &cfg.cache_dir,
+        &model,
+        catalog,
+        &training,
+        &cfg.index,
+    )?;
     eprintln!("retrieval index updated ({} tools)", ix.len());
     Ok(())
 }
 
-fn edit(ctx: &Context, no_index: bool, change: impl FnOnce(&mut Catalog) -> Result<String>) -> Result<ExitCode> {
+fn edit(
+    ctx: &Context,
+    no_index: bool,
+    change: impl FnOnce(&mut Catalog) -> Result<String>,
+) -> Result<ExitCode> {
     let path = ctx.data_dir()?.join(CATALOG_FILE);
     let mut catalog = Catalog::load(&path)?;
     let what = change(&mut catalog)?;
     catalog.save(&path)?;
-    println!("{what}; {} now holds {} tools", path.display(), catalog.len());
+    println!(
+        "{what}; {} now holds {} tools",
+        path.display(),
+        catalog.len()
+    );
     if !no_index {
         refresh_index(ctx, &catalog)?;
     }
@@ -124,20 +138,19 @@ pub fn run(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
                 let ids: Vec<String> = cards.iter().map(|c| c.id.clone()).collect();
                 for c in cards {
                     let id = c.id.clone();
-                    cat.add(c).with_context(|| format!("{}: tool {id:?}", card.display()))?;
+                    cat.add(c)
+                        .with_context(|| format!("{}: tool {id:?}", card.display()))?;
                 }
                 Ok(format!("added {}", ids.join(", ")))
             })
         }
-        CatalogCommand::Remove { id, no_index } => {
-            edit(ctx, no_index, |cat| {
-                if id.trim() == mmtool_catalog::UNKNOWN_ID {
-                    anyhow::bail!("\"unknown\" (no tool fits) cannot be removed");
-                }
-                let c = cat.remove(&id)?;
-                Ok(format!("removed {}", c.id))
-            })
-        }
+        CatalogCommand::Remove { id, no_index } => edit(ctx, no_index, |cat| {
+            if id.trim() == mmtool_catalog::UNKNOWN_ID {
+                anyhow::bail!("\"unknown\" (no tool fits) cannot be removed");
+            }
+            let c = cat.remove(&id)?;
+            Ok(format!("removed {}", c.id))
+        }),
         other => view(ctx, other),
     }
 }
@@ -145,7 +158,11 @@ pub fn run(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
 fn view(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
     let catalog = ctx.catalog()?;
     match cmd {
-        CatalogCommand::List { task, modality, json } => {
+        CatalogCommand::List {
+            task,
+            modality,
+            json,
+        } => {
             let mut n = 0;
             for c in catalog.filter(task.as_deref(), modality) {
                 n += 1;
@@ -161,7 +178,9 @@ fn view(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
         }
         CatalogCommand::Show { id } => match catalog.get(&id) {
             Some(c) => println!("{}", serde_json::to_string_pretty(c)?),
-            None => anyhow::bail!("tool {id:?} is not in the catalog (try `mmtool catalog search`)"),
+            None => {
+                anyhow::bail!("tool {id:?} is not in the catalog (try `mmtool catalog search`)")
+            }
         },
         CatalogCommand::Search { query, top_k } => {
             let bm25 = mmtool_recommend::bm25::Bm25Recommender::build(
@@ -174,11 +193,15 @@ fn view(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
             );
             let rec = mmtool_recommend::Recommender::recommend(&bm25, &Query::text(query), top_k)?;
             for (i, s) in rec.ranked.iter().enumerate() {
-                let c = catalog.get(&s.id).expect("ranked ids come from the catalog");
+                let c = catalog
+                    .get(&s.id)
+                    .expect("ranked ids come from the catalog");
                 println!("{:>3}. {:<60} {:>7.3}  {}", i + 1, c.id, s.score, c.task);
             }
         }
-        CatalogCommand::Add { .. } | CatalogCommand::Remove { .. } => anyhow::bail!("catalog edits are not views"),
+        CatalogCommand::Add { .. } | CatalogCommand::Remove { .. } => {
+            anyhow::bail!("catalog edits are not views")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -166,16 +166,33 @@ fn config(knobs: &Knobs, use_adapter: bool) -> RetrievalConfig {
 }
 
 /// Ranked id lists for already embedded queries.
-fn rank_all(ix: &CardIndex, qs: &[f32], modalities: &[Modality], penalty: f32, n: usize) -> Vec<Vec<String>> {
+fn rank_all(
+    ix: &CardIndex,
+    qs: &[f32],
+    modalities: &[Modality],
+    penalty: f32,
+    n: usize,
+) -> Vec<Vec<String>> {
     qs.chunks_exact(ix.dim)
         .zip(modalities)
-        .map(|(q, &m)| rank_with(ix, q, m, penalty, n).into_iter().map(|s| s.id).collect())
+        .map(|(q, &m)| {
+            rank_with(ix, q, m, penalty, n)
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        })
         .collect()
 }
 
 fn metrics(ix: &CardIndex, qs: &[f32], items: &[Item], penalty: f32, ks: &[usize]) -> Metrics {
     let mods: Vec<Modality> = items.iter().map(|i| i.modality).collect();
-    let ranked = rank_all(ix, qs, &mods, penalty, ks.iter().copied().max().unwrap_or(1));
+    let ranked = rank_all(
+        ix,
+        qs,
+        &mods,
+        penalty,
+        ks.iter().copied().max().unwrap_or(1),
+    );
     let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
     Metrics::compute(&ranked, &gold, ks)
 }
@@ -229,11 +246,24 @@ fn fine_tune(
     // Held-out tools are left out of the softmax too: the model must not
     // learn anything about them, not even to avoid them.
     let docs_all = parts.compose(t.target_card_weight);
-    let keep: Vec<usize> = (0..catalog.len()).filter(|&i| !exclude.contains(&catalog.cards()[i].id)).collect();
-    let remap: HashMap<usize, usize> = keep.iter().enumerate().map(|(new, &old)| (old, new)).collect();
-    let docs: Vec<f32> = keep.iter().flat_map(|&i| docs_all[i * parts.dim..(i + 1) * parts.dim].iter().copied()).collect();
+    let keep: Vec<usize> = (0..catalog.len())
+        .filter(|&i| !exclude.contains(&catalog.cards()[i].id))
+        .collect();
+    let remap: HashMap<usize, usize> = keep
+        .iter()
+        .enumerate()
+        .map(|(new, &old)| (old, new))
+        .collect();
+    let docs: Vec<f32> = keep
+        .iter()
+        .flat_map(|&i| docs_all[i * parts.dim..(i + 1) * parts.dim].iter().copied())
+        .collect();
     let targets: Vec<usize> = pairs.iter().map(|(p, _)| remap[p]).collect();
-    eprintln!("fine-tuning on {} pairs against {} tools", targets.len(), keep.len());
+    eprintln!(
+        "fine-tuning on {} pairs against {} tools",
+        targets.len(),
+        keep.len()
+    );
     train(
         &Pairs {
             dim: parts.dim,
@@ -254,7 +284,8 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let training = ctx.training_items()?;
             let model = MiniLm::load(&cfg.model_dir)?;
             let t = Instant::now();
-            let (ix, rebuilt) = CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, &training, &cfg.index)?;
+            let (ix, rebuilt) =
+                CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, &training, &cfg.index)?;
             println!(
                 "{} index of {} tools in {} ({:.1} s)",
                 if rebuilt { "built" } else { "up-to-date" },
@@ -272,24 +303,47 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let cfg = config(&knobs, !no_adapter);
             let items = load_items(&data, LoadOptions::default())?;
             let r = RetrievalRecommender::open(ctx.catalog()?, &ctx.training_items()?, &cfg)?;
+            // Through the embedding store, so that repeated runs embed the file once.
+            let mut store =
+                EmbeddingStore::open(&store_path(&cfg.cache_dir), MODEL_ID, r.model().dim());
             let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
-            let qs = r.embed_queries(&texts)?;
+            let raw = store.get_or_embed(r.model(), &texts, "queries")?;
+            store.save()?;
+            let qs = r.adapt(raw)?;
             let m = metrics(r.index(), &qs, &items, knobs.mismatch_penalty, &ks);
             println!(
                 "{} [{}] {}",
                 data.display(),
-                if r.has_adapter() { "fine-tuned" } else { "base" },
+                if r.has_adapter() {
+                    "fine-tuned"
+                } else {
+                    "base"
+                },
                 m.line()
             );
         }
-        RetrievalCommand::Tune { split, max_per_tool } => {
+        RetrievalCommand::Tune {
+            split,
+            max_per_tool,
+        } => {
             let catalog = ctx.catalog()?;
-            let (train_items, dev) = dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
+            let (train_items, dev) =
+                dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
             let cfg = RetrievalConfig::default();
             let mut prep = prepare(&cfg)?;
-            let parts = CardParts::build(&prep.model, &mut prep.store, &catalog, &train_items, max_per_tool)?;
+            let parts = CardParts::build(
+                &prep.model,
+                &mut prep.store,
+                &catalog,
+                &train_items,
+                max_per_tool,
+            )?;
             let qs = prep.embed_items(&dev, "dev queries")?;
-            println!("dev split: {} items (train part {})", dev.len(), train_items.len());
+            println!(
+                "dev split: {} items (train part {})",
+                dev.len(),
+                train_items.len()
+            );
             println!("card_weight penalty  R@1    R@10   R@50");
             let mut best = (0.0, 0.0, 0.0);
             for cw in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0] {
@@ -308,20 +362,43 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                     }
                 }
             }
-            println!("best R@1 {:.1}% at card_weight {} penalty {}", best.0 * 100.0, best.1, best.2);
+            println!(
+                "best R@1 {:.1}% at card_weight {} penalty {}",
+                best.0 * 100.0,
+                best.1,
+                best.2
+            );
         }
-        RetrievalCommand::Train { split, knobs, train } => {
+        RetrievalCommand::Train {
+            split,
+            knobs,
+            train,
+        } => {
             let cfg = config(&knobs, false);
             let catalog = ctx.catalog()?;
-            let (train_items, dev) = dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
+            let (train_items, dev) =
+                dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
             let mut prep = prepare(&cfg)?;
-            let parts = CardParts::build(&prep.model, &mut prep.store, &catalog, &train_items, knobs.max_per_tool)?;
+            let parts = CardParts::build(
+                &prep.model,
+                &mut prep.store,
+                &catalog,
+                &train_items,
+                knobs.max_per_tool,
+            )?;
             let ix = CardIndex::from_parts(&catalog, &parts, knobs.card_weight);
             let qs = prep.embed_items(&dev, "dev queries")?;
             let ks = [1, 10, 50];
             let before = metrics(&ix, &qs, &dev, knobs.mismatch_penalty, &ks);
             let t = Instant::now();
-            let (adapter, losses) = fine_tune(&mut prep, &catalog, &parts, &train_items, &train, &HashSet::new())?;
+            let (adapter, losses) = fine_tune(
+                &mut prep,
+                &catalog,
+                &parts,
+                &train_items,
+                &train,
+                &HashSet::new(),
+            )?;
             let secs = t.elapsed().as_secs_f64();
             let after = metrics(&ix, &adapter.apply(&qs)?, &dev, knobs.mismatch_penalty, &ks);
             println!("epoch losses: {losses:?} ({secs:.1} s)");
@@ -331,7 +408,10 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let info = HashMap::from([
                 ("epochs".to_string(), train.epochs.to_string()),
                 ("lr".to_string(), train.lr.to_string()),
-                ("pairs_per_tool".to_string(), train.pairs_per_tool.to_string()),
+                (
+                    "pairs_per_tool".to_string(),
+                    train.pairs_per_tool.to_string(),
+                ),
                 ("dev_before".to_string(), before.line()),
                 ("dev_after".to_string(), after.line()),
             ]);
@@ -358,26 +438,51 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 .filter(|i| i.answers.iter().all(|a| held.contains(a)))
                 .collect();
             if test.is_empty() {
-                anyhow::bail!("{}: no item has only held-out tools as answers", data.display());
+                anyhow::bail!(
+                    "{}: no item has only held-out tools as answers",
+                    data.display()
+                );
             }
             let mut prep = prepare(&cfg)?;
-            let parts = CardParts::build(&prep.model, &mut prep.store, &catalog, &training, knobs.max_per_tool)?;
+            let parts = CardParts::build(
+                &prep.model,
+                &mut prep.store,
+                &catalog,
+                &training,
+                knobs.max_per_tool,
+            )?;
             let ix = CardIndex::from_parts(&catalog, &parts, knobs.card_weight);
             let qs = prep.embed_items(&test, "test queries")?;
             let ks = [1, 5, 10, 50];
             let before = metrics(&ix, &qs, &test, knobs.mismatch_penalty, &ks);
             let (adapter, _) = fine_tune(&mut prep, &catalog, &parts, &training, &train, &held)?;
-            let after = metrics(&ix, &adapter.apply(&qs)?, &test, knobs.mismatch_penalty, &ks);
-            println!("held out {} tools (seed {holdout_seed}); {} items of {} answer only with them", held.len(), test.len(), data.display());
+            let after = metrics(
+                &ix,
+                &adapter.apply(&qs)?,
+                &test,
+                knobs.mismatch_penalty,
+                &ks,
+            );
+            println!(
+                "held out {} tools (seed {holdout_seed}); {} items of {} answer only with them",
+                held.len(),
+                test.len(),
+                data.display()
+            );
             println!("base:       {}", before.line());
             println!("fine-tuned: {}", after.line());
         }
-        RetrievalCommand::Bench { cards, queries, data } => {
+        RetrievalCommand::Bench {
+            cards,
+            queries,
+            data,
+        } => {
             let dim = 384;
             let mut rng = rand::rngs::StdRng::seed_from_u64(1);
             let mut unit = |n: usize| -> Vec<f32> {
                 let mut v: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>() - 0.5).collect();
-                v.chunks_mut(dim).for_each(mmtool_retrieval::minilm::normalize);
+                v.chunks_mut(dim)
+                    .for_each(mmtool_retrieval::minilm::normalize);
                 v
             };
             for n in cards {
@@ -391,11 +496,18 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                         t.elapsed().as_secs_f64() * 1e3
                     })
                     .collect();
-                println!("exact search, {n} synthetic cards, top 50: {}", pcts(&mut times));
+                println!(
+                    "exact search, {n} synthetic cards, top 50: {}",
+                    pcts(&mut times)
+                );
             }
             if let Some(data) = data {
                 let items = load_items(&data, LoadOptions::default())?;
-                let r = RetrievalRecommender::open(ctx.catalog()?, &ctx.training_items()?, &RetrievalConfig::default())?;
+                let r = RetrievalRecommender::open(
+                    ctx.catalog()?,
+                    &ctx.training_items()?,
+                    &RetrievalConfig::default(),
+                )?;
                 let mut times: Vec<f64> = items
                     .iter()
                     .take(queries)
@@ -422,5 +534,10 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
 fn pcts(t: &mut [f64]) -> String {
     t.sort_by(f64::total_cmp);
     let p = |q: f64| t[((t.len() as f64 - 1.0) * q).round() as usize];
-    format!("p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms", p(0.5), p(0.9), p(0.99))
+    format!(
+        "p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms",
+        p(0.5),
+        p(0.9),
+        p(0.99)
+    )
 }

@@ -77,7 +77,10 @@ impl Adapter {
         }
         let (r, c, data) = f.matrix(WEIGHT)?;
         if r != dim || c != dim {
-            anyhow::bail!("{}: adapter is {r}x{c}, the model needs {dim}x{dim}", path.display());
+            anyhow::bail!(
+                "{}: adapter is {r}x{c}, the model needs {dim}x{dim}",
+                path.display()
+            );
         }
         Ok(Adapter {
             w: Tensor::from_vec(data, (dim, dim), &Device::Cpu)?,
@@ -91,9 +94,12 @@ impl Adapter {
         if !p.exists() {
             return Ok(None);
         }
-        Self::load(&p, dim)
-            .map(Some)
-            .with_context(|| format!("delete {} or retrain with `mmtool retrieval train`", p.display()))
+        Self::load(&p, dim).map(Some).with_context(|| {
+            format!(
+                "delete {} or retrain with `mmtool retrieval train`",
+                p.display()
+            )
+        })
     }
 }
 
@@ -139,7 +145,9 @@ pub fn train(pairs: &Pairs, cfg: &TrainConfig, progress: bool) -> Result<(Adapte
         anyhow::bail!("no training pairs (or query matrix of the wrong size)");
     }
     let dev = Device::Cpu;
-    let docs_t = Tensor::from_slice(pairs.docs, (pairs.docs.len() / d, d), &dev)?.t()?.contiguous()?;
+    let docs_t = Tensor::from_slice(pairs.docs, (pairs.docs.len() / d, d), &dev)?
+        .t()?
+        .contiguous()?;
     let w = Var::zeros((d, d), DType::F32, &dev)?;
     let mut opt = AdamW::new(
         vec![w.clone()],
@@ -158,8 +166,10 @@ pub fn train(pairs: &Pairs, cfg: &TrainConfig, progress: bool) -> Result<(Adapte
         ProgressBar::hidden()
     };
     pb.set_style(
-        ProgressStyle::with_template("{spinner} fine-tune [{elapsed_precise}] {bar:30} {pos}/{len} steps, {msg}")
-            .expect("static template"),
+        ProgressStyle::with_template(
+            "{spinner} fine-tune [{elapsed_precise}] {bar:30} {pos}/{len} steps, {msg}",
+        )
+        .expect("static template"),
     );
     let mut losses = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
@@ -187,7 +197,13 @@ pub fn train(pairs: &Pairs, cfg: &TrainConfig, progress: bool) -> Result<(Adapte
         losses.push(sum / count as f32);
     }
     pb.finish_and_clear();
-    Ok((Adapter { w: w.as_tensor().clone(), dim: d }, losses))
+    Ok((
+        Adapter {
+            w: w.as_tensor().clone(),
+            dim: d,
+        },
+        losses,
+    ))
 }
 
 #[cfg(test)]
@@ -214,7 +230,10 @@ mod tests {
         a.save(&p, &HashMap::new()).unwrap();
         assert_eq!(Adapter::load(&p, 3).unwrap().apply(&v).unwrap(), out);
         let err = Adapter::load(&p, 4).err().unwrap().to_string();
-        assert!(err.contains("a.safetensors") && err.contains("3x3"), "{err}");
+        assert!(
+            err.contains("a.safetensors") && err.contains("3x3"),
+            "{err}"
+        );
     }
 
     #[test]

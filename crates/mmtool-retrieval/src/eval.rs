@@ -32,10 +32,20 @@ impl Metrics {
                     .zip(gold)
                     .filter(|(r, g)| r.iter().take(k).any(|id| g.contains(id)))
                     .count();
-                (k, if ranked.is_empty() { 0.0 } else { hits as f64 / ranked.len() as f64 })
+                (
+                    k,
+                    if ranked.is_empty() {
+                        0.0
+                    } else {
+                        hits as f64 / ranked.len() as f64
+                    },
+                )
             })
             .collect();
-        Metrics { n: ranked.len(), recall }
+        Metrics {
+            n: ranked.len(),
+            recall,
+        }
     }
 
     pub fn at(&self, k: usize) -> Option<f64> {
@@ -44,7 +54,11 @@ impl Metrics {
 
     /// `n=1903 R@1 41.2% R@10 ...`
     pub fn line(&self) -> String {
-        let parts: Vec<String> = self.recall.iter().map(|(k, v)| format!("R@{k} {:.1}%", v * 100.0)).collect();
+        let parts: Vec<String> = self
+            .recall
+            .iter()
+            .map(|(k, v)| format!("R@{k} {:.1}%", v * 100.0))
+            .collect();
         format!("n={} {}", self.n, parts.join(" "))
     }
 }
@@ -63,7 +77,12 @@ pub fn dev_split(items: &[Item], dev_share: f64, seed: u64) -> (Vec<Item>, Vec<I
 
 /// A seeded random `share` of the catalog's tools (never `unknown`).
 pub fn holdout_tools(catalog: &Catalog, share: f64, seed: u64) -> HashSet<String> {
-    let mut ids: Vec<&str> = catalog.cards().iter().map(|c| c.id.as_str()).filter(|id| *id != UNKNOWN_ID).collect();
+    let mut ids: Vec<&str> = catalog
+        .cards()
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| *id != UNKNOWN_ID)
+        .collect();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     ids.shuffle(&mut rng);
     let n = ((ids.len() as f64) * share).round() as usize;
@@ -91,7 +110,9 @@ mod tests {
 
     #[test]
     fn dev_split_is_stable_disjoint_and_roughly_sized() {
-        let items: Vec<Item> = (0..2000).map(|i| item(&format!("request number {i}"), "o/mt")).collect();
+        let items: Vec<Item> = (0..2000)
+            .map(|i| item(&format!("request number {i}"), "o/mt"))
+            .collect();
         let (tr, dev) = dev_split(&items, 0.1, 3);
         assert_eq!(tr.len() + dev.len(), 2000);
         assert!((150..250).contains(&dev.len()), "{}", dev.len());
@@ -104,8 +125,12 @@ mod tests {
     #[test]
     fn holdout_is_seeded_and_skips_unknown() {
         let mut cat = catalog();
-        cat.add(crate::index::tests::card(UNKNOWN_ID, mmtool_data::Modality::Text, "none"))
-            .unwrap();
+        cat.add(crate::index::tests::card(
+            UNKNOWN_ID,
+            mmtool_data::Modality::Text,
+            "none",
+        ))
+        .unwrap();
         let h = holdout_tools(&cat, 0.67, 1);
         assert_eq!(h.len(), 2);
         assert!(!h.contains(UNKNOWN_ID));

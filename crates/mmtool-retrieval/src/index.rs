@@ -49,7 +49,11 @@ pub struct CardParts {
 
 /// Training instructions per catalog position, at most `max_per_tool` each,
 /// in file order. Answers outside the catalog are skipped.
-pub fn instructions_per_tool<'a>(catalog: &Catalog, training: &'a [Item], max_per_tool: usize) -> Vec<Vec<&'a str>> {
+pub fn instructions_per_tool<'a>(
+    catalog: &Catalog,
+    training: &'a [Item],
+    max_per_tool: usize,
+) -> Vec<Vec<&'a str>> {
     let mut per: Vec<Vec<&str>> = vec![Vec::new(); catalog.len()];
     for it in training {
         for a in &it.answers {
@@ -166,7 +170,12 @@ impl CardIndex {
     }
 
     /// The index file for a catalog, training set and config.
-    pub fn path_for(cache_dir: &Path, catalog: &Catalog, training_fp: u64, cfg: &IndexConfig) -> PathBuf {
+    pub fn path_for(
+        cache_dir: &Path,
+        catalog: &Catalog,
+        training_fp: u64,
+        cfg: &IndexConfig,
+    ) -> PathBuf {
         let mut key = Vec::new();
         key.extend_from_slice(MODEL_ID.as_bytes());
         key.extend_from_slice(&training_fp.to_le_bytes());
@@ -218,7 +227,10 @@ impl CardIndex {
     pub fn save(&self, path: &Path, catalog: &Catalog) -> Result<()> {
         let meta = HashMap::from([
             ("model".to_string(), MODEL_ID.to_string()),
-            ("catalog_fingerprint".to_string(), format!("{:016x}", catalog.fingerprint())),
+            (
+                "catalog_fingerprint".to_string(),
+                format!("{:016x}", catalog.fingerprint()),
+            ),
             ("ids".to_string(), serde_json::to_string(&self.ids)?),
         ]);
         write_safetensors(
@@ -245,7 +257,10 @@ impl CardIndex {
         let ids: Vec<String> = serde_json::from_str(f.meta("ids")?)
             .with_context(|| format!("{}: bad \"ids\" metadata", path.display()))?;
         let (n, dim, matrix) = f.matrix("cards")?;
-        if n != ids.len() || ids.iter().zip(catalog.cards()).any(|(a, c)| *a != c.id) || n != catalog.len() {
+        if n != ids.len()
+            || ids.iter().zip(catalog.cards()).any(|(a, c)| *a != c.id)
+            || n != catalog.len()
+        {
             anyhow::bail!("{}: its tools do not match the catalog", path.display());
         }
         Ok(CardIndex {
@@ -260,7 +275,9 @@ impl CardIndex {
 /// Deletes other index files of this model (they belong to older catalogs).
 fn remove_stale(cache_dir: &Path, keep: &Path) {
     let prefix = format!("index-{MODEL_DIR_NAME}-");
-    let Ok(rd) = std::fs::read_dir(cache_dir) else { return };
+    let Ok(rd) = std::fs::read_dir(cache_dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
@@ -334,7 +351,12 @@ pub(crate) mod tests {
     #[test]
     fn instructions_are_capped_and_unknown_answers_skipped() {
         let cat = catalog();
-        let tr = vec![item("a", "o/mt"), item("b", "o/mt"), item("c", "o/mt"), item("d", "nope")];
+        let tr = vec![
+            item("a", "o/mt"),
+            item("b", "o/mt"),
+            item("c", "o/mt"),
+            item("d", "nope"),
+        ];
         let per = instructions_per_tool(&cat, &tr, 2);
         assert_eq!(per, vec![vec!["a", "b"], vec![], vec![]]);
     }
@@ -352,11 +374,16 @@ pub(crate) mod tests {
         let (b, rebuilt) = CardIndex::load_or_build(dir.path(), &m, &cat, &tr, &cfg).unwrap();
         assert!(!rebuilt);
         assert_eq!(a, b);
-        cat.add(card("o/music", Modality::Text, "music audio")).unwrap();
+        cat.add(card("o/music", Modality::Text, "music audio"))
+            .unwrap();
         let (c, rebuilt) = CardIndex::load_or_build(dir.path(), &m, &cat, &tr, &cfg).unwrap();
         assert!(rebuilt);
         assert_eq!(c.len(), 4);
-        assert_eq!(c.matrix[..3 * c.dim], a.matrix[..], "old cards keep their vectors");
+        assert_eq!(
+            c.matrix[..3 * c.dim],
+            a.matrix[..],
+            "old cards keep their vectors"
+        );
         let files: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -24,7 +24,9 @@ pub fn cache_root() -> PathBuf {
     match std::env::var_os("MMTOOL_CACHE") {
         Some(v) if !v.is_empty() => PathBuf::from(v),
         _ => {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
             home.join(".cache").join("mmtool")
         }
     }
@@ -53,10 +55,10 @@ impl MiniLm {
             );
         }
         let cfg_path = dir.join("config.json");
-        let cfg_text =
-            std::fs::read_to_string(&cfg_path).with_context(|| format!("{}: cannot read", cfg_path.display()))?;
-        let config: Config =
-            serde_json::from_str(&cfg_text).with_context(|| format!("{}: not a BERT config", cfg_path.display()))?;
+        let cfg_text = std::fs::read_to_string(&cfg_path)
+            .with_context(|| format!("{}: cannot read", cfg_path.display()))?;
+        let config: Config = serde_json::from_str(&cfg_text)
+            .with_context(|| format!("{}: not a BERT config", cfg_path.display()))?;
         let tok_path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| anyhow::anyhow!("{}: cannot load tokenizer: {e}", tok_path.display()))?;
@@ -65,7 +67,8 @@ impl MiniLm {
         // SAFETY: the file is only read, and the cache is not rewritten while it is mapped.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .with_context(|| format!("{}: cannot map weights", weights.display()))?;
-        Self::new(vb, &config, tokenizer).with_context(|| format!("{}: bad weights", weights.display()))
+        Self::new(vb, &config, tokenizer)
+            .with_context(|| format!("{}: bad weights", weights.display()))
     }
 
     /// Builds the encoder from any weights (tests use tiny random ones).
@@ -74,7 +77,9 @@ impl MiniLm {
         let model = BertModel::load(vb, config)?;
         // The shipped tokenizer pads every input to 128; padding to the
         // longest in the batch does the same work on far fewer tokens.
-        let pad_id = tokenizer.token_to_id("[PAD]").unwrap_or(config.pad_token_id as u32);
+        let pad_id = tokenizer
+            .token_to_id("[PAD]")
+            .unwrap_or(config.pad_token_id as u32);
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
             pad_id,
@@ -134,8 +139,10 @@ impl MiniLm {
     pub fn embed_with_progress(&self, texts: &[&str], what: &str) -> Result<Vec<f32>> {
         let pb = ProgressBar::new(texts.len() as u64);
         pb.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} eta {eta}")
-                .expect("static template"),
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} eta {eta}",
+            )
+            .expect("static template"),
         );
         pb.set_message(format!("embedding {what}"));
         let out = self.embed_inner(texts, Some(&pb));
@@ -179,7 +186,6 @@ pub fn normalize(v: &mut [f32]) {
 pub(crate) mod tests {
     use super::*;
     use candle_nn::VarMap;
-    use std::collections::HashMap;
     use tokenizers::models::wordpiece::WordPiece;
     use tokenizers::normalizers::BertNormalizer;
     use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
@@ -188,15 +194,41 @@ pub(crate) mod tests {
     /// A 2-layer, 32-wide random BERT with a 20-word vocabulary.
     pub(crate) fn tiny() -> MiniLm {
         let words = [
-            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "translate", "text", "image", "audio", "speech", "photo", "to",
-            "french", "german", "sharp", "blurry", "make", "this", "the", "a", "music",
+            "[PAD]",
+            "[UNK]",
+            "[CLS]",
+            "[SEP]",
+            "translate",
+            "text",
+            "image",
+            "audio",
+            "speech",
+            "photo",
+            "to",
+            "french",
+            "german",
+            "sharp",
+            "blurry",
+            "make",
+            "this",
+            "the",
+            "a",
+            "music",
         ];
-        let vocab: HashMap<String, u32> = words.iter().enumerate().map(|(i, w)| (w.to_string(), i as u32)).collect();
-        let wp = WordPiece::builder().vocab(vocab).unk_token("[UNK]".into()).build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let vocab = dir.path().join("vocab.txt");
+        std::fs::write(&vocab, words.join("\n")).unwrap();
+        let wp = WordPiece::from_file(vocab.to_str().unwrap())
+            .unk_token("[UNK]".into())
+            .build()
+            .unwrap();
         let mut tok = Tokenizer::new(wp);
         tok.with_normalizer(Some(BertNormalizer::default()));
         tok.with_pre_tokenizer(Some(BertPreTokenizer));
-        tok.with_post_processor(Some(BertProcessing::new(("[SEP]".into(), 3), ("[CLS]".into(), 2))));
+        tok.with_post_processor(Some(BertProcessing::new(
+            ("[SEP]".into(), 3),
+            ("[CLS]".into(), 2),
+        )));
         let cfg: Config = serde_json::from_value(serde_json::json!({
             "vocab_size": words.len(), "hidden_size": 32, "num_hidden_layers": 2,
             "num_attention_heads": 4, "intermediate_size": 64, "hidden_act": "gelu",
@@ -221,7 +253,11 @@ pub(crate) mod tests {
     #[test]
     fn tiny_embeddings_are_unit_rows_independent_of_batching_and_padding() {
         let m = tiny();
-        let texts = ["translate this text to french", "photo", "make the blurry image sharp"];
+        let texts = [
+            "translate this text to french",
+            "photo",
+            "make the blurry image sharp",
+        ];
         let all = m.embed(&texts).unwrap();
         assert_eq!(all.len(), 3 * m.dim());
         for i in 0..3 {
@@ -240,7 +276,10 @@ pub(crate) mod tests {
     fn missing_weights_error_names_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         let err = MiniLm::load(dir.path()).err().unwrap().to_string();
-        assert!(err.contains(&dir.path().display().to_string()) && err.contains("fetch-weights"), "{err}");
+        assert!(
+            err.contains(&dir.path().display().to_string()) && err.contains("fetch-weights"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -265,7 +304,10 @@ pub(crate) mod tests {
         }
         let close = dot(a, b);
         let far = dot(a, c);
-        assert!(close > 0.5 && far < 0.2 && close > far + 0.3, "close {close} far {far}");
+        assert!(
+            close > 0.5 && far < 0.2 && close > far + 0.3,
+            "close {close} far {far}"
+        );
         let again = m.embed(&texts).unwrap();
         assert_eq!(e, again, "embeddings must be deterministic");
     }

@@ -54,7 +54,8 @@ impl RetrievalRecommender {
     /// training data changed) and the fine-tuned adapter if there is one.
     pub fn open(catalog: Arc<Catalog>, training: &[Item], cfg: &RetrievalConfig) -> Result<Self> {
         let model = MiniLm::load(&cfg.model_dir)?;
-        let (index, rebuilt) = CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, training, &cfg.index)?;
+        let (index, rebuilt) =
+            CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, training, &cfg.index)?;
         if rebuilt {
             tracing::info!("built the card index for {} tools", index.len());
         }
@@ -63,7 +64,13 @@ impl RetrievalRecommender {
         } else {
             None
         };
-        Ok(Self::from_parts(catalog, model, index, adapter, cfg.mismatch_penalty))
+        Ok(Self::from_parts(
+            catalog,
+            model,
+            index,
+            adapter,
+            cfg.mismatch_penalty,
+        ))
     }
 
     pub fn from_parts(
@@ -101,10 +108,15 @@ impl RetrievalRecommender {
         } else {
             self.model.embed(texts)?
         };
-        Ok(match &self.adapter {
-            Some(a) => a.apply(&e)?,
-            None => e,
-        })
+        self.adapt(e)
+    }
+
+    /// Passes raw MiniLM query vectors through the adapter, if any.
+    pub fn adapt(&self, raw: Vec<f32>) -> Result<Vec<f32>> {
+        match &self.adapter {
+            Some(a) => a.apply(&raw),
+            None => Ok(raw),
+        }
     }
 
     /// Ranks tools for an already embedded query.
@@ -121,7 +133,13 @@ impl RetrievalRecommender {
 }
 
 /// Ranks `index` for a query vector with the modality penalty.
-pub fn rank_with(index: &CardIndex, query_vec: &[f32], modality: Modality, penalty: f32, n: usize) -> Vec<Scored> {
+pub fn rank_with(
+    index: &CardIndex,
+    query_vec: &[f32],
+    modality: Modality,
+    penalty: f32,
+    n: usize,
+) -> Vec<Scored> {
     top_n(&index.matrix, index.dim, query_vec, n, |i| {
         if index.modalities[i] == modality {
             0.0
@@ -176,11 +194,17 @@ mod tests {
     #[test]
     fn a_card_text_query_finds_its_card_and_k_truncates() {
         let r = backend(0.0);
-        for (text, id) in [("translate text to french", "o/mt"), ("make blurry photo sharp", "o/up")] {
+        for (text, id) in [
+            ("translate text to french", "o/mt"),
+            ("make blurry photo sharp", "o/up"),
+        ] {
             let rec = r.recommend(&Query::text(text), 2).unwrap();
             assert_eq!(rec.ranked.len(), 2);
             assert_eq!(rec.ranked[0].id, id);
-            assert!((rec.ranked[0].score - 1.0).abs() < 1e-4, "identical text has cosine 1");
+            assert!(
+                (rec.ranked[0].score - 1.0).abs() < 1e-4,
+                "identical text has cosine 1"
+            );
             assert!(rec.ranked[0].score >= rec.ranked[1].score);
         }
         assert_eq!(r.candidates(&Query::text("speech"), 100).unwrap().len(), 3);
@@ -196,8 +220,18 @@ mod tests {
         let b = pen.candidates(&q, 3).unwrap();
         for s in &a {
             let t = b.iter().find(|x| x.id == s.id).unwrap();
-            let want = if s.id == "o/up" { s.score } else { s.score - 0.25 };
-            assert!((t.score - want).abs() < 1e-5, "{}: {} vs {}", s.id, t.score, want);
+            let want = if s.id == "o/up" {
+                s.score
+            } else {
+                s.score - 0.25
+            };
+            assert!(
+                (t.score - want).abs() < 1e-5,
+                "{}: {} vs {}",
+                s.id,
+                t.score,
+                want
+            );
         }
         assert_eq!(b[0].id, "o/up");
     }

@@ -10,7 +10,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..8 {
             acc[i] += x[i] * y[i];
@@ -21,7 +26,13 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// The `n` best rows for `query` as (row, score), best first; `bias(row)`
 /// is added to each cosine (e.g. a modality penalty). Ties go to the lower row.
-pub fn top_n(matrix: &[f32], dim: usize, query: &[f32], n: usize, bias: impl Fn(usize) -> f32) -> Vec<(usize, f32)> {
+pub fn top_n(
+    matrix: &[f32],
+    dim: usize,
+    query: &[f32],
+    n: usize,
+    bias: impl Fn(usize) -> f32,
+) -> Vec<(usize, f32)> {
     assert_eq!(query.len(), dim, "query dimension");
     let mut scored: Vec<(usize, f32)> = matrix
         .chunks_exact(dim)

@@ -38,10 +38,19 @@ pub(crate) struct Raw {
 }
 
 /// Writes tensors plus string metadata as safetensors, atomically.
-pub(crate) fn write_safetensors(path: &Path, tensors: &[Raw], metadata: HashMap<String, String>) -> Result<()> {
+pub(crate) fn write_safetensors(
+    path: &Path,
+    tensors: &[Raw],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
     let views: Vec<(&str, safetensors::tensor::TensorView)> = tensors
         .iter()
-        .map(|t| Ok((t.name, safetensors::tensor::TensorView::new(t.dtype, t.shape.clone(), &t.data)?)))
+        .map(|t| {
+            Ok((
+                t.name,
+                safetensors::tensor::TensorView::new(t.dtype, t.shape.clone(), &t.data)?,
+            ))
+        })
         .collect::<Result<_, safetensors::SafeTensorError>>()?;
     let bytes = safetensors::serialize(views, Some(metadata))?;
     write_atomic(path, &bytes)
@@ -49,16 +58,23 @@ pub(crate) fn write_safetensors(path: &Path, tensors: &[Raw], metadata: HashMap<
 
 /// Writes a file via a temp file in the same directory and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temp file", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create directory", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("{}: cannot create a temp file", dir.display()))?;
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot move the finished file into place", path.display()))?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| {
+        format!(
+            "{}: cannot move the finished file into place",
+            path.display()
+        )
+    })?;
     Ok(())
 }
 
@@ -71,11 +87,13 @@ pub(crate) struct Loaded {
 
 impl Loaded {
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let (_, meta) = SafeTensors::read_metadata(&bytes)
             .with_context(|| format!("{}: not a safetensors file", path.display()))?;
         let metadata = meta.metadata().clone().unwrap_or_default();
-        let st = SafeTensors::deserialize(&bytes).with_context(|| format!("{}: corrupt safetensors", path.display()))?;
+        let st = SafeTensors::deserialize(&bytes)
+            .with_context(|| format!("{}: corrupt safetensors", path.display()))?;
         let tensors = st
             .tensors()
             .into_iter()
@@ -101,7 +119,10 @@ impl Loaded {
             .get(name)
             .with_context(|| format!("{}: tensor {name:?} is missing", self.path.display()))?;
         if *dt != dtype {
-            anyhow::bail!("{}: tensor {name:?} is {dt:?}, expected {dtype:?}", self.path.display());
+            anyhow::bail!(
+                "{}: tensor {name:?} is {dt:?}, expected {dtype:?}",
+                self.path.display()
+            );
         }
         Ok((shape, data))
     }
@@ -110,15 +131,24 @@ impl Loaded {
     pub fn matrix(&self, name: &str) -> Result<(usize, usize, Vec<f32>)> {
         let (shape, data) = self.get(name, Dtype::F32)?;
         if shape.len() != 2 {
-            anyhow::bail!("{}: tensor {name:?} has shape {shape:?}, expected 2-D", self.path.display());
+            anyhow::bail!(
+                "{}: tensor {name:?} has shape {shape:?}, expected 2-D",
+                self.path.display()
+            );
         }
-        let v = data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let v = data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         Ok((shape[0], shape[1], v))
     }
 
     pub fn u64s(&self, name: &str) -> Result<Vec<u64>> {
         let (_, data) = self.get(name, Dtype::U64)?;
-        Ok(data.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+        Ok(data
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect())
     }
 }
 
@@ -168,7 +198,11 @@ impl EmbeddingStore {
         let hashes = f.u64s("hashes")?;
         let (n, d, data) = f.matrix("embeddings")?;
         if d != dim || n != hashes.len() {
-            anyhow::bail!("{}: shape {n}x{d} does not match {} hashes of dim {dim}", path.display(), hashes.len());
+            anyhow::bail!(
+                "{}: shape {n}x{d} does not match {} hashes of dim {dim}",
+                path.display(),
+                hashes.len()
+            );
         }
         Ok((hashes, data))
     }
@@ -202,7 +236,8 @@ impl EmbeddingStore {
                 let h = fnv1a(t.as_bytes());
                 self.rows.insert(h, self.hashes.len());
                 self.hashes.push(h);
-                self.data.extend_from_slice(&e[i * self.dim..(i + 1) * self.dim]);
+                self.data
+                    .extend_from_slice(&e[i * self.dim..(i + 1) * self.dim]);
             }
             self.dirty = true;
         }
@@ -254,13 +289,18 @@ mod tests {
         let p = dir.path().join("sub").join("emb.safetensors");
         let m = tiny();
         let mut s = EmbeddingStore::open(&p, "tiny", m.dim());
-        let a = s.get_or_embed(&m, &["translate text", "photo", "translate text"], "t").unwrap();
+        let a = s
+            .get_or_embed(&m, &["translate text", "photo", "translate text"], "t")
+            .unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(a[..m.dim()], a[2 * m.dim()..]);
         s.save().unwrap();
         let mut back = EmbeddingStore::open(&p, "tiny", m.dim());
         assert_eq!(back.len(), 2);
-        assert_eq!(back.get_or_embed(&m, &["photo"], "t").unwrap(), a[m.dim()..2 * m.dim()]);
+        assert_eq!(
+            back.get_or_embed(&m, &["photo"], "t").unwrap(),
+            a[m.dim()..2 * m.dim()]
+        );
         assert!(!back.dirty, "nothing new was embedded");
         // Another model's file is ignored, not trusted.
         assert!(EmbeddingStore::open(&p, "other", m.dim()).is_empty());
