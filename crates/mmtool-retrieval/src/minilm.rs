@@ -223,7 +223,8 @@ pub(crate) mod tests {
             .build()
             .unwrap();
         let mut tok = Tokenizer::new(wp);
-        tok.with_normalizer(Some(BertNormalizer::default())).unwrap();
+        tok.with_normalizer(Some(BertNormalizer::default()))
+            .unwrap();
         tok.with_pre_tokenizer(Some(BertPreTokenizer));
         tok.with_post_processor(Some(BertProcessing::new(
             ("[SEP]".into(), 3),
