@@ -14,7 +14,7 @@ use mmtool_recommend::Recommender;
 pub const TRAINING_FILES: [&str; 3] = ["train_synth.json", "train_audio.json", "train_video.json"];
 
 /// Names accepted by `--backend`.
-pub const BACKENDS: [&str; 1] = ["bm25"];
+pub const BACKENDS: [&str; 2] = ["bm25", "retrieval"];
 
 pub struct Context {
     data_dir_flag: Option<PathBuf>,
@@ -55,6 +55,12 @@ impl Context {
                     &training,
                     Bm25Config::default(),
                 )))
+            }
+            "retrieval" => {
+                let catalog = self.catalog()?;
+                let training = self.training_items()?;
+                let cfg = mmtool_retrieval::RetrievalConfig::default();
+                Ok(Box::new(mmtool_retrieval::RetrievalRecommender::open(catalog, &training, &cfg)?))
             }
             other => anyhow::bail!(
                 "unknown backend {other:?}; available: {}",

@@ -6,6 +6,7 @@ mod cmd_catalog;
 mod cmd_data;
 mod cmd_eval;
 mod cmd_recommend;
+mod cmd_retrieval;
 mod cmd_serve;
 mod output;
 
@@ -49,6 +50,9 @@ enum Command {
     Catalog(cmd_catalog::CatalogCommand),
     /// Serve the HTTP API and the web demo.
     Serve(cmd_serve::ServeArgs),
+    /// Semantic retrieval: build the index, tune, fine-tune, evaluate, benchmark.
+    #[command(subcommand)]
+    Retrieval(cmd_retrieval::RetrievalCommand),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
         Command::Serve(a) => cmd_serve::run(&ctx, a),
+        Command::Retrieval(c) => cmd_retrieval::run(&ctx, c),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,543 @@
+//! `mmtool retrieval ...`: index, tune, train, eval, unseen, bench.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use mmtool_catalog::Catalog;
+use mmtool_data::{load_items, Item, LoadOptions, Modality};
+use mmtool_retrieval::adapter::{adapter_path, train, Adapter, Pairs, TrainConfig};
+use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
+use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
+use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
+use mmtool_retrieval::recommender::rank_with;
+use mmtool_retrieval::search::top_n;
+use mmtool_retrieval::store::EmbeddingStore;
+use mmtool_retrieval::{CardIndex, RetrievalConfig, RetrievalRecommender};
+use rand::{Rng, SeedableRng};
+
+use crate::backends::Context;
+
+#[derive(Args, Clone)]
+pub struct Knobs {
+    /// Weight of the card text against the centroid of the tool's training
+    /// instructions in each tool vector (1 = card text only).
+    #[arg(long, default_value_t = IndexConfig::default().card_weight)]
+    pub card_weight: f32,
+    /// Cosine penalty for tools whose input modality differs from the request's.
+    #[arg(long, default_value_t = RetrievalConfig::default().mismatch_penalty)]
+    pub mismatch_penalty: f32,
+    /// Training instructions per tool that feed its centroid.
+    #[arg(long, default_value_t = IndexConfig::default().max_per_tool)]
+    pub max_per_tool: usize,
+}
+
+#[derive(Args, Clone)]
+pub struct Split {
+    /// Share of training items held out as the dev split.
+    #[arg(long, default_value_t = 0.05)]
+    pub dev_share: f64,
+    /// Seed of the dev split.
+    #[arg(long, default_value_t = 13)]
+    pub split_seed: u64,
+}
+
+#[derive(Args, Clone)]
+pub struct TrainArgs {
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
+    pub batch: usize,
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    pub lr: f64,
+    /// Softmax temperature over cosines.
+    #[arg(long, default_value_t = TrainConfig::default().temperature)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    pub seed: u64,
+    /// Training instructions per tool used as fine-tuning pairs (the same
+    /// first ones that feed the centroids, so nothing new is embedded).
+    #[arg(long, default_value_t = 8)]
+    pub pairs_per_tool: usize,
+    /// Card weight of the tool vectors the queries are trained towards
+    /// (1 = card text only, which is what unseen tools have).
+    #[arg(long, default_value_t = 1.0)]
+    pub target_card_weight: f32,
+}
+
+impl TrainArgs {
+    fn config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            temperature: self.temperature,
+            seed: self.seed,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum RetrievalCommand {
+    /// Build (or confirm) the cached card index for the current catalog.
+    Index {
+        #[command(flatten)]
+        knobs: Knobs,
+    },
+    /// Recall@k of the retrieval backend on a ToolMMBench file.
+    Eval {
+        /// File to measure on (e.g. test.json).
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Cut-offs, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 5, 10, 50])]
+        ks: Vec<usize>,
+        /// Ignore the fine-tuned adapter.
+        #[arg(long)]
+        no_adapter: bool,
+        #[command(flatten)]
+        knobs: Knobs,
+    },
+    /// Grid-search card weight and modality penalty on a dev split of the
+    /// training data (never the test set).
+    Tune {
+        #[command(flatten)]
+        split: Split,
+        #[arg(long, default_value_t = IndexConfig::default().max_per_tool)]
+        max_per_tool: usize,
+    },
+    /// Fine-tune the query adapter on training pairs (contrastive, whole
+    /// catalog as negatives); reports dev recall before/after and caches it.
+    Train {
+        #[command(flatten)]
+        split: Split,
+        #[command(flatten)]
+        knobs: Knobs,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+    /// Unseen-tools experiment: hold out a seeded share of tools (and all
+    /// their training instructions), fine-tune without them and measure on
+    /// the items of --data whose answers are all held-out tools.
+    Unseen {
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Share of tools to hold out.
+        #[arg(long, default_value_t = 0.1)]
+        share: f64,
+        /// Seed that picks the held-out tools.
+        #[arg(long, default_value_t = 7)]
+        holdout_seed: u64,
+        #[command(flatten)]
+        knobs: Knobs,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+    /// Query latency: exact search over the real index and over synthetic
+    /// indexes of --cards random tools.
+    Bench {
+        /// Synthetic index sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [932usize, 100_000])]
+        cards: Vec<usize>,
+        /// Queries per measurement.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Also time embedding + search of real requests from this file.
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+    },
+}
+
+fn config(knobs: &Knobs, use_adapter: bool) -> RetrievalConfig {
+    RetrievalConfig {
+        index: IndexConfig {
+            card_weight: knobs.card_weight,
+            max_per_tool: knobs.max_per_tool,
+        },
+        mismatch_penalty: knobs.mismatch_penalty,
+        use_adapter,
+        ..Default::default()
+    }
+}
+
+/// Ranked id lists for already embedded queries.
+fn rank_all(
+    ix: &CardIndex,
+    qs: &[f32],
+    modalities: &[Modality],
+    penalty: f32,
+    n: usize,
+) -> Vec<Vec<String>> {
+    qs.chunks_exact(ix.dim)
+        .zip(modalities)
+        .map(|(q, &m)| {
+            rank_with(ix, q, m, penalty, n)
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        })
+        .collect()
+}
+
+fn metrics(ix: &CardIndex, qs: &[f32], items: &[Item], penalty: f32, ks: &[usize]) -> Metrics {
+    let mods: Vec<Modality> = items.iter().map(|i| i.modality).collect();
+    let ranked = rank_all(
+        ix,
+        qs,
+        &mods,
+        penalty,
+        ks.iter().copied().max().unwrap_or(1),
+    );
+    let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
+    Metrics::compute(&ranked, &gold, ks)
+}
+
+struct Prepared {
+    model: MiniLm,
+    store: EmbeddingStore,
+}
+
+fn prepare(cfg: &RetrievalConfig) -> Result<Prepared> {
+    let model = MiniLm::load(&cfg.model_dir)?;
+    let store = EmbeddingStore::open(&store_path(&cfg.cache_dir), MODEL_ID, model.dim());
+    Ok(Prepared { model, store })
+}
+
+impl Prepared {
+    fn embed_items(&mut self, items: &[Item], what: &str) -> Result<Vec<f32>> {
+        let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
+        let e = self.store.get_or_embed(&self.model, &texts, what)?;
+        self.store.save()?;
+        Ok(e)
+    }
+}
+
+/// Fine-tuning pairs: up to `per_tool` items per catalog tool.
+fn pairs_of(catalog: &Catalog, items: &[Item], per_tool: usize) -> Vec<(usize, Item)> {
+    let mut count = vec![0usize; catalog.len()];
+    let mut out = Vec::new();
+    for it in items {
+        if let Some(p) = it.answers.first().and_then(|a| catalog.position(a)) {
+            if count[p] < per_tool {
+                count[p] += 1;
+                out.push((p, it.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn fine_tune(
+    prep: &mut Prepared,
+    catalog: &Catalog,
+    parts: &CardParts,
+    items: &[Item],
+    t: &TrainArgs,
+    exclude: &HashSet<String>,
+) -> Result<(Adapter, Vec<f32>)> {
+    let pairs = pairs_of(catalog, items, t.pairs_per_tool);
+    let qitems: Vec<Item> = pairs.iter().map(|(_, i)| i.clone()).collect();
+    let queries = prep.embed_items(&qitems, "fine-tuning pairs")?;
+    // Held-out tools are left out of the softmax too: the model must not
+    // learn anything about them, not even to avoid them.
+    let docs_all = parts.compose(t.target_card_weight);
+    let keep: Vec<usize> = (0..catalog.len())
+        .filter(|&i| !exclude.contains(&catalog.cards()[i].id))
+        .collect();
+    let remap: HashMap<usize, usize> = keep
+        .iter()
+        .enumerate()
+        .map(|(new, &old)| (old, new))
+        .collect();
+    let docs: Vec<f32> = keep
+        .iter()
+        .flat_map(|&i| docs_all[i * parts.dim..(i + 1) * parts.dim].iter().copied())
+        .collect();
+    let targets: Vec<usize> = pairs.iter().map(|(p, _)| remap[p]).collect();
+    eprintln!(
+        "fine-tuning on {} pairs against {} tools",
+        targets.len(),
+        keep.len()
+    );
+    train(
+        &Pairs {
+            dim: parts.dim,
+            queries: &queries,
+            targets: &targets,
+            docs: &docs,
+        },
+        &t.config(),
+        true,
+    )
+}
+
+pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
+    match cmd {
+        RetrievalCommand::Index { knobs } => {
+            let cfg = config(&knobs, false);
+            let catalog = ctx.catalog()?;
+            let training = ctx.training_items()?;
+            let model = MiniLm::load(&cfg.model_dir)?;
+            let t = Instant::now();
+            let (ix, rebuilt) =
+                CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, &training, &cfg.index)?;
+            println!(
+                "{} index of {} tools in {} ({:.1} s)",
+                if rebuilt { "built" } else { "up-to-date" },
+                ix.len(),
+                cfg.cache_dir.display(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        RetrievalCommand::Eval {
+            data,
+            ks,
+            no_adapter,
+            knobs,
+        } => {
+            let cfg = config(&knobs, !no_adapter);
+            let items = load_items(&data, LoadOptions::default())?;
+            let r = RetrievalRecommender::open(ctx.catalog()?, &ctx.training_items()?, &cfg)?;
+            // Through the embedding store, so that repeated runs embed the file once.
+            let mut store =
+                EmbeddingStore::open(&store_path(&cfg.cache_dir), MODEL_ID, r.model().dim());
+            let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
+            let raw = store.get_or_embed(r.model(), &texts, "queries")?;
+            store.save()?;
+            let qs = r.adapt(raw)?;
+            let m = metrics(r.index(), &qs, &items, knobs.mismatch_penalty, &ks);
+            println!(
+                "{} [{}] {}",
+                data.display(),
+                if r.has_adapter() {
+                    "fine-tuned"
+                } else {
+                    "base"
+                },
+                m.line()
+            );
+        }
+        RetrievalCommand::Tune {
+            split,
+            max_per_tool,
+        } => {
+            let catalog = ctx.catalog()?;
+            let (train_items, dev) =
+                dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
+            let cfg = RetrievalConfig::default();
+            let mut prep = prepare(&cfg)?;
+            let parts = CardParts::build(
+                &prep.model,
+                &mut prep.store,
+                &catalog,
+                &train_items,
+                max_per_tool,
+            )?;
+            let qs = prep.embed_items(&dev, "dev queries")?;
+            println!(
+                "dev split: {} items (train part {})",
+                dev.len(),
+                train_items.len()
+            );
+            println!("card_weight penalty  R@1    R@10   R@50");
+            let mut best = (0.0, 0.0, 0.0);
+            for cw in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0] {
+                let ix = CardIndex::from_parts(&catalog, &parts, cw);
+                for pen in [0.0f32, 0.05, 0.1, 0.2, 0.4] {
+                    let m = metrics(&ix, &qs, &dev, pen, &[1, 10, 50]);
+                    let r1 = m.at(1).unwrap_or(0.0);
+                    println!(
+                        "{cw:>11.2} {pen:>7.2}  {:>5.1}% {:>5.1}% {:>5.1}%",
+                        r1 * 100.0,
+                        m.at(10).unwrap_or(0.0) * 100.0,
+                        m.at(50).unwrap_or(0.0) * 100.0
+                    );
+                    if r1 > best.0 {
+                        best = (r1, cw as f64, pen as f64);
+                    }
+                }
+            }
+            println!(
+                "best R@1 {:.1}% at card_weight {} penalty {}",
+                best.0 * 100.0,
+                best.1,
+                best.2
+            );
+        }
+        RetrievalCommand::Train {
+            split,
+            knobs,
+            train,
+        } => {
+            let cfg = config(&knobs, false);
+            let catalog = ctx.catalog()?;
+            let (train_items, dev) =
+                dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
+            let mut prep = prepare(&cfg)?;
+            let parts = CardParts::build(
+                &prep.model,
+                &mut prep.store,
+                &catalog,
+                &train_items,
+                knobs.max_per_tool,
+            )?;
+            let ix = CardIndex::from_parts(&catalog, &parts, knobs.card_weight);
+            let qs = prep.embed_items(&dev, "dev queries")?;
+            let ks = [1, 10, 50];
+            let before = metrics(&ix, &qs, &dev, knobs.mismatch_penalty, &ks);
+            let t = Instant::now();
+            let (adapter, losses) = fine_tune(
+                &mut prep,
+                &catalog,
+                &parts,
+                &train_items,
+                &train,
+                &HashSet::new(),
+            )?;
+            let secs = t.elapsed().as_secs_f64();
+            let after = metrics(&ix, &adapter.apply(&qs)?, &dev, knobs.mismatch_penalty, &ks);
+            println!("epoch losses: {losses:?} ({secs:.1} s)");
+            println!("dev before: {}", before.line());
+            println!("dev after:  {}", after.line());
+            let path = adapter_path(&cfg.cache_dir);
+            let info = HashMap::from([
+                ("epochs".to_string(), train.epochs.to_string()),
+                ("lr".to_string(), train.lr.to_string()),
+                (
+                    "pairs_per_tool".to_string(),
+                    train.pairs_per_tool.to_string(),
+                ),
+                ("dev_before".to_string(), before.line()),
+                ("dev_after".to_string(), after.line()),
+            ]);
+            adapter.save(&path, &info)?;
+            println!("saved {}", path.display());
+        }
+        RetrievalCommand::Unseen {
+            data,
+            share,
+            holdout_seed,
+            knobs,
+            train,
+        } => {
+            let cfg = config(&knobs, false);
+            let catalog: Arc<Catalog> = ctx.catalog()?;
+            let held = holdout_tools(&catalog, share, holdout_seed);
+            let training: Vec<Item> = ctx
+                .training_items()?
+                .into_iter()
+                .filter(|i| !i.answers.iter().any(|a| held.contains(a)))
+                .collect();
+            let test: Vec<Item> = load_items(&data, LoadOptions::default())?
+                .into_iter()
+                .filter(|i| i.answers.iter().all(|a| held.contains(a)))
+                .collect();
+            if test.is_empty() {
+                anyhow::bail!(
+                    "{}: no item has only held-out tools as answers",
+                    data.display()
+                );
+            }
+            let mut prep = prepare(&cfg)?;
+            let parts = CardParts::build(
+                &prep.model,
+                &mut prep.store,
+                &catalog,
+                &training,
+                knobs.max_per_tool,
+            )?;
+            let ix = CardIndex::from_parts(&catalog, &parts, knobs.card_weight);
+            let qs = prep.embed_items(&test, "test queries")?;
+            let ks = [1, 5, 10, 50];
+            let before = metrics(&ix, &qs, &test, knobs.mismatch_penalty, &ks);
+            let (adapter, _) = fine_tune(&mut prep, &catalog, &parts, &training, &train, &held)?;
+            let after = metrics(
+                &ix,
+                &adapter.apply(&qs)?,
+                &test,
+                knobs.mismatch_penalty,
+                &ks,
+            );
+            println!(
+                "held out {} tools (seed {holdout_seed}); {} items of {} answer only with them",
+                held.len(),
+                test.len(),
+                data.display()
+            );
+            println!("base:       {}", before.line());
+            println!("fine-tuned: {}", after.line());
+        }
+        RetrievalCommand::Bench {
+            cards,
+            queries,
+            data,
+        } => {
+            let dim = 384;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+            let mut unit = |n: usize| -> Vec<f32> {
+                let mut v: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>() - 0.5).collect();
+                v.chunks_mut(dim)
+                    .for_each(mmtool_retrieval::minilm::normalize);
+                v
+            };
+            for n in cards {
+                let m = unit(n);
+                let qs = unit(queries);
+                let mut times: Vec<f64> = qs
+                    .chunks(dim)
+                    .map(|q| {
+                        let t = Instant::now();
+                        std::hint::black_box(top_n(&m, dim, q, 50, |_| 0.0));
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                println!(
+                    "exact search, {n} synthetic cards, top 50: {}",
+                    pcts(&mut times)
+                );
+            }
+            if let Some(data) = data {
+                let items = load_items(&data, LoadOptions::default())?;
+                let r = RetrievalRecommender::open(
+                    ctx.catalog()?,
+                    &ctx.training_items()?,
+                    &RetrievalConfig::default(),
+                )?;
+                let mut times: Vec<f64> = items
+                    .iter()
+                    .take(queries)
+                    .map(|it| {
+                        let t = Instant::now();
+                        let out = r.candidates(&mmtool_recommend::Query::from_item(it), 10);
+                        std::hint::black_box(out.map(|v| v.len()).unwrap_or(0));
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                println!(
+                    "embed + search, real index of {} tools, {} requests of {}: {}",
+                    r.index().len(),
+                    times.len(),
+                    data.display(),
+                    pcts(&mut times)
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pcts(t: &mut [f64]) -> String {
+    t.sort_by(f64::total_cmp);
+    let p = |q: f64| t[((t.len() as f64 - 1.0) * q).round() as usize];
+    format!(
+        "p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms",
+        p(0.5),
+        p(0.9),
+        p(0.99)
+    )
+}

@@ -1,0 +1,398 @@
+//! The card index: one unit vector per catalog tool, built from the card's
+//! text and (optionally) the centroid of the tool's training instructions,
+//! cached in a file keyed by the catalog fingerprint, the training data and
+//! the model id, so it is rebuilt only when one of them changes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use mmtool_catalog::Catalog;
+use mmtool_data::{Item, Modality};
+use safetensors::Dtype;
+
+use crate::minilm::{normalize, MiniLm, MODEL_DIR_NAME, MODEL_ID};
+use crate::store::{f32_bytes, fnv1a, write_safetensors, EmbeddingStore, Loaded, Raw};
+
+/// How card vectors are made.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexConfig {
+    /// Weight of the card-text embedding against the centroid of the tool's
+    /// training instructions (1.0 = card text only).
+    pub card_weight: f32,
+    /// At most this many training instructions per tool feed its centroid
+    /// (bounds the one-off embedding cost).
+    pub max_per_tool: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        // card_weight tuned on the training dev split (docs/retrieval.md).
+        IndexConfig {
+            card_weight: 0.3,
+            max_per_tool: 8,
+        }
+    }
+}
+
+/// The two ingredients of every card vector, kept apart so that the mix can
+/// be tuned without re-embedding.
+pub struct CardParts {
+    pub dim: usize,
+    /// Row-major, one unit row per catalog card.
+    pub cards: Vec<f32>,
+    /// Unit centroid of the tool's training instructions, if it has any.
+    pub centroids: Vec<Option<Vec<f32>>>,
+    /// Fingerprint of the instructions that went into the centroids.
+    pub training_fingerprint: u64,
+}
+
+/// Training instructions per catalog position, at most `max_per_tool` each,
+/// in file order. Answers outside the catalog are skipped.
+pub fn instructions_per_tool<'a>(
+    catalog: &Catalog,
+    training: &'a [Item],
+    max_per_tool: usize,
+) -> Vec<Vec<&'a str>> {
+    let mut per: Vec<Vec<&str>> = vec![Vec::new(); catalog.len()];
+    for it in training {
+        for a in &it.answers {
+            if let Some(p) = catalog.position(a) {
+                if per[p].len() < max_per_tool {
+                    per[p].push(&it.instruction);
+                }
+            }
+        }
+    }
+    per
+}
+
+impl CardParts {
+    /// Embeds card texts and training instructions (through the store, so
+    /// each text is embedded once).
+    pub fn build(
+        model: &MiniLm,
+        store: &mut EmbeddingStore,
+        catalog: &Catalog,
+        training: &[Item],
+        max_per_tool: usize,
+    ) -> Result<Self> {
+        let dim = model.dim();
+        let texts: Vec<String> = catalog.cards().iter().map(|c| c.search_text()).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let cards = store.get_or_embed(model, &refs, "tool cards")?;
+        let per = instructions_per_tool(catalog, training, max_per_tool);
+        let flat: Vec<&str> = per.iter().flatten().copied().collect();
+        let emb = store.get_or_embed(model, &flat, "training instructions")?;
+        store.save()?;
+        let mut fp = Vec::new();
+        let mut centroids = Vec::with_capacity(per.len());
+        let mut row = 0;
+        for (p, list) in per.iter().enumerate() {
+            if list.is_empty() {
+                centroids.push(None);
+                continue;
+            }
+            let mut c = vec![0f32; dim];
+            for t in list {
+                for (x, y) in c.iter_mut().zip(&emb[row * dim..(row + 1) * dim]) {
+                    *x += y;
+                }
+                row += 1;
+                fp.extend_from_slice(&fnv1a(t.as_bytes()).to_le_bytes());
+            }
+            fp.extend_from_slice(&(p as u64).to_le_bytes());
+            normalize(&mut c);
+            centroids.push(Some(c));
+        }
+        Ok(CardParts {
+            dim,
+            cards,
+            centroids,
+            training_fingerprint: fnv1a(&fp),
+        })
+    }
+
+    /// Card vectors: `normalize(w * card + (1 - w) * centroid)`, or the card
+    /// alone where a tool has no training instructions.
+    pub fn compose(&self, card_weight: f32) -> Vec<f32> {
+        let d = self.dim;
+        let mut out = self.cards.clone();
+        for (i, c) in self.centroids.iter().enumerate() {
+            if let Some(c) = c {
+                let row = &mut out[i * d..(i + 1) * d];
+                for (x, y) in row.iter_mut().zip(c) {
+                    *x = card_weight * *x + (1.0 - card_weight) * y;
+                }
+                normalize(row);
+            }
+        }
+        out
+    }
+}
+
+/// Tool vectors ready to search, aligned with the catalog's cards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardIndex {
+    pub ids: Vec<String>,
+    pub modalities: Vec<Modality>,
+    pub dim: usize,
+    /// Row-major, `ids.len() x dim`, unit rows.
+    pub matrix: Vec<f32>,
+}
+
+/// Directory of the retrieval caches: `$MMTOOL_CACHE/retrieval`.
+pub fn default_cache_dir() -> PathBuf {
+    crate::minilm::cache_root().join("retrieval")
+}
+
+/// Embedding store file for the MiniLM model inside `cache_dir`.
+pub fn store_path(cache_dir: &Path) -> PathBuf {
+    cache_dir.join(format!("embeddings-{MODEL_DIR_NAME}.safetensors"))
+}
+
+impl CardIndex {
+    pub fn from_parts(catalog: &Catalog, parts: &CardParts, card_weight: f32) -> Self {
+        CardIndex {
+            ids: catalog.cards().iter().map(|c| c.id.clone()).collect(),
+            modalities: catalog.cards().iter().map(|c| c.input_modality).collect(),
+            dim: parts.dim,
+            matrix: parts.compose(card_weight),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The index file for a catalog, training set and config.
+    pub fn path_for(
+        cache_dir: &Path,
+        catalog: &Catalog,
+        training_fp: u64,
+        cfg: &IndexConfig,
+    ) -> PathBuf {
+        let mut key = Vec::new();
+        key.extend_from_slice(MODEL_ID.as_bytes());
+        key.extend_from_slice(&training_fp.to_le_bytes());
+        key.extend_from_slice(&cfg.card_weight.to_le_bytes());
+        key.extend_from_slice(&(cfg.max_per_tool as u64).to_le_bytes());
+        cache_dir.join(format!(
+            "index-{MODEL_DIR_NAME}-{:016x}-{:016x}.safetensors",
+            catalog.fingerprint(),
+            fnv1a(&key)
+        ))
+    }
+
+    /// Loads the cached index for this catalog, training set and config, or
+    /// builds and saves it. Returns the index and whether it was rebuilt.
+    pub fn load_or_build(
+        cache_dir: &Path,
+        model: &MiniLm,
+        catalog: &Catalog,
+        training: &[Item],
+        cfg: &IndexConfig,
+    ) -> Result<(Self, bool)> {
+        // The fingerprint of the training instructions is cheap to compute
+        // without embedding anything.
+        let per = instructions_per_tool(catalog, training, cfg.max_per_tool);
+        let mut fp = Vec::new();
+        for (p, list) in per.iter().enumerate() {
+            for t in list {
+                fp.extend_from_slice(&fnv1a(t.as_bytes()).to_le_bytes());
+            }
+            if !list.is_empty() {
+                fp.extend_from_slice(&(p as u64).to_le_bytes());
+            }
+        }
+        let path = Self::path_for(cache_dir, catalog, fnv1a(&fp), cfg);
+        if path.exists() {
+            match Self::load(&path, catalog) {
+                Ok(ix) => return Ok((ix, false)),
+                Err(e) => tracing::warn!("rebuilding the card index: {e:#}"),
+            }
+        }
+        let mut store = EmbeddingStore::open(&store_path(cache_dir), MODEL_ID, model.dim());
+        let parts = CardParts::build(model, &mut store, catalog, training, cfg.max_per_tool)?;
+        let ix = Self::from_parts(catalog, &parts, cfg.card_weight);
+        ix.save(&path, catalog)?;
+        remove_stale(cache_dir, &path);
+        Ok((ix, true))
+    }
+
+    pub fn save(&self, path: &Path, catalog: &Catalog) -> Result<()> {
+        let meta = HashMap::from([
+            ("model".to_string(), MODEL_ID.to_string()),
+            (
+                "catalog_fingerprint".to_string(),
+                format!("{:016x}", catalog.fingerprint()),
+            ),
+            ("ids".to_string(), serde_json::to_string(&self.ids)?),
+        ]);
+        write_safetensors(
+            path,
+            &[Raw {
+                name: "cards",
+                dtype: Dtype::F32,
+                shape: vec![self.ids.len(), self.dim],
+                data: f32_bytes(&self.matrix),
+            }],
+            meta,
+        )
+    }
+
+    /// Reads an index file and checks that it belongs to `catalog`.
+    pub fn load(path: &Path, catalog: &Catalog) -> Result<Self> {
+        let f = Loaded::read(path)?;
+        if f.meta("model")? != MODEL_ID {
+            anyhow::bail!("{}: built with another model", path.display());
+        }
+        if f.meta("catalog_fingerprint")? != format!("{:016x}", catalog.fingerprint()) {
+            anyhow::bail!("{}: built for another catalog", path.display());
+        }
+        let ids: Vec<String> = serde_json::from_str(f.meta("ids")?)
+            .with_context(|| format!("{}: bad \"ids\" metadata", path.display()))?;
+        let (n, dim, matrix) = f.matrix("cards")?;
+        if n != ids.len()
+            || ids.iter().zip(catalog.cards()).any(|(a, c)| *a != c.id)
+            || n != catalog.len()
+        {
+            anyhow::bail!("{}: its tools do not match the catalog", path.display());
+        }
+        Ok(CardIndex {
+            ids,
+            modalities: catalog.cards().iter().map(|c| c.input_modality).collect(),
+            dim,
+            matrix,
+        })
+    }
+}
+
+/// Deletes other index files of this model (they belong to older catalogs).
+fn remove_stale(cache_dir: &Path, keep: &Path) {
+    let prefix = format!("index-{MODEL_DIR_NAME}-");
+    let Ok(rd) = std::fs::read_dir(cache_dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p != keep && name.starts_with(&prefix) && name.ends_with(".safetensors") {
+            if let Err(err) = std::fs::remove_file(&p) {
+                tracing::warn!("{}: cannot remove stale index: {err}", p.display());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::minilm::tests::tiny;
+    use mmtool_catalog::ToolCard;
+
+    pub(crate) fn card(id: &str, m: Modality, summary: &str) -> ToolCard {
+        ToolCard {
+            id: id.into(),
+            task: "task".into(),
+            domain: "d".into(),
+            input_modality: m,
+            output_modality: "text".into(),
+            languages: vec![],
+            summary: summary.into(),
+            tags: vec![],
+            api_call: "x".into(),
+            confidence: "high".into(),
+        }
+    }
+
+    pub(crate) fn item(instr: &str, answer: &str) -> Item {
+        Item {
+            id: 0,
+            source_id: None,
+            instruction: instr.into(),
+            modality: Modality::Text,
+            media_path: None,
+            media_description: None,
+            answers: vec![answer.into()],
+            ambiguity: -1,
+            one_to_many: false,
+        }
+    }
+
+    pub(crate) fn catalog() -> Catalog {
+        Catalog::from_cards(vec![
+            card("o/mt", Modality::Text, "translate text to french"),
+            card("o/up", Modality::Image, "make blurry photo sharp"),
+            card("o/asr", Modality::Audio, "speech to text"),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn compose_mixes_card_and_centroid() {
+        let parts = CardParts {
+            dim: 2,
+            cards: vec![1.0, 0.0, 1.0, 0.0],
+            centroids: vec![Some(vec![0.0, 1.0]), None],
+            training_fingerprint: 0,
+        };
+        let m = parts.compose(0.5);
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((m[0] - h).abs() < 1e-6 && (m[1] - h).abs() < 1e-6);
+        assert_eq!(&m[2..], &[1.0, 0.0], "no centroid: card alone");
+        assert_eq!(parts.compose(1.0)[..2], [1.0, 0.0]);
+    }
+
+    #[test]
+    fn instructions_are_capped_and_unknown_answers_skipped() {
+        let cat = catalog();
+        let tr = vec![
+            item("a", "o/mt"),
+            item("b", "o/mt"),
+            item("c", "o/mt"),
+            item("d", "nope"),
+        ];
+        let per = instructions_per_tool(&cat, &tr, 2);
+        assert_eq!(per, vec![vec!["a", "b"], vec![], vec![]]);
+    }
+
+    #[test]
+    fn index_is_cached_by_catalog_and_rebuilt_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = tiny();
+        let mut cat = catalog();
+        let tr = vec![item("translate this text", "o/mt")];
+        let cfg = IndexConfig::default();
+        let (a, rebuilt) = CardIndex::load_or_build(dir.path(), &m, &cat, &tr, &cfg).unwrap();
+        assert!(rebuilt);
+        assert_eq!(a.len(), 3);
+        let (b, rebuilt) = CardIndex::load_or_build(dir.path(), &m, &cat, &tr, &cfg).unwrap();
+        assert!(!rebuilt);
+        assert_eq!(a, b);
+        cat.add(card("o/music", Modality::Text, "music audio"))
+            .unwrap();
+        let (c, rebuilt) = CardIndex::load_or_build(dir.path(), &m, &cat, &tr, &cfg).unwrap();
+        assert!(rebuilt);
+        assert_eq!(c.len(), 4);
+        assert_eq!(
+            c.matrix[..3 * c.dim],
+            a.matrix[..],
+            "old cards keep their vectors"
+        );
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("index-"))
+            .collect();
+        assert_eq!(files.len(), 1, "stale index removed: {files:?}");
+        // An index file of another catalog is refused.
+        let p = dir.path().join(&files[0]);
+        let err = CardIndex::load(&p, &catalog()).unwrap_err().to_string();
+        assert!(err.contains("another catalog"), "{err}");
+    }
+}

@@ -1,0 +1,254 @@
+//! The `retrieval` backend: embed the request, score every tool by cosine
+//! similarity to its card vector, and penalise tools whose input modality
+//! differs from the request's.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use mmtool_catalog::Catalog;
+use mmtool_data::{Item, Modality};
+use mmtool_recommend::{Query, Recommendation, Recommender, Scored};
+
+use crate::adapter::Adapter;
+use crate::index::{default_cache_dir, CardIndex, IndexConfig};
+use crate::minilm::{default_model_dir, MiniLm};
+use crate::search::top_n;
+
+/// Knobs of the retrieval backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrievalConfig {
+    pub index: IndexConfig,
+    /// Subtracted from the cosine of tools whose input modality differs from
+    /// the query's (0 = no modality prior).
+    pub mismatch_penalty: f32,
+    pub model_dir: PathBuf,
+    pub cache_dir: PathBuf,
+    /// Use the fine-tuned query adapter when one is cached.
+    pub use_adapter: bool,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        // mismatch_penalty tuned on the training dev split (docs/retrieval.md).
+        RetrievalConfig {
+            index: IndexConfig::default(),
+            mismatch_penalty: 0.1,
+            model_dir: default_model_dir(),
+            cache_dir: default_cache_dir(),
+            use_adapter: true,
+        }
+    }
+}
+
+pub struct RetrievalRecommender {
+    catalog: Arc<Catalog>,
+    model: MiniLm,
+    index: CardIndex,
+    adapter: Option<Adapter>,
+    mismatch_penalty: f32,
+}
+
+impl RetrievalRecommender {
+    /// Loads the model, the cached card index (building it if the catalog or
+    /// training data changed) and the fine-tuned adapter if there is one.
+    pub fn open(catalog: Arc<Catalog>, training: &[Item], cfg: &RetrievalConfig) -> Result<Self> {
+        let model = MiniLm::load(&cfg.model_dir)?;
+        let (index, rebuilt) =
+            CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, training, &cfg.index)?;
+        if rebuilt {
+            tracing::info!("built the card index for {} tools", index.len());
+        }
+        let adapter = if cfg.use_adapter {
+            Adapter::load_cached(&cfg.cache_dir, model.dim())?
+        } else {
+            None
+        };
+        Ok(Self::from_parts(
+            catalog,
+            model,
+            index,
+            adapter,
+            cfg.mismatch_penalty,
+        ))
+    }
+
+    pub fn from_parts(
+        catalog: Arc<Catalog>,
+        model: MiniLm,
+        index: CardIndex,
+        adapter: Option<Adapter>,
+        mismatch_penalty: f32,
+    ) -> Self {
+        RetrievalRecommender {
+            catalog,
+            model,
+            index,
+            adapter,
+            mismatch_penalty,
+        }
+    }
+
+    pub fn model(&self) -> &MiniLm {
+        &self.model
+    }
+
+    pub fn index(&self) -> &CardIndex {
+        &self.index
+    }
+
+    pub fn has_adapter(&self) -> bool {
+        self.adapter.is_some()
+    }
+
+    /// Query vectors (row-major), through the adapter when there is one.
+    pub fn embed_queries(&self, texts: &[&str]) -> Result<Vec<f32>> {
+        let e = if texts.len() > 64 {
+            self.model.embed_with_progress(texts, "queries")?
+        } else {
+            self.model.embed(texts)?
+        };
+        self.adapt(e)
+    }
+
+    /// Passes raw MiniLM query vectors through the adapter, if any.
+    pub fn adapt(&self, raw: Vec<f32>) -> Result<Vec<f32>> {
+        match &self.adapter {
+            Some(a) => a.apply(&raw),
+            None => Ok(raw),
+        }
+    }
+
+    /// Ranks tools for an already embedded query.
+    pub fn rank(&self, query_vec: &[f32], modality: Modality, n: usize) -> Vec<Scored> {
+        rank_with(&self.index, query_vec, modality, self.mismatch_penalty, n)
+    }
+
+    /// The `n` tools closest to the query, best first: the shortlist a
+    /// heavier backend (the MLLM) can restrict its choice to.
+    pub fn candidates(&self, query: &Query, n: usize) -> Result<Vec<Scored>> {
+        let q = self.embed_queries(&[query.instruction.as_str()])?;
+        Ok(self.rank(&q, query.modality, n))
+    }
+}
+
+/// Ranks `index` for a query vector with the modality penalty.
+pub fn rank_with(
+    index: &CardIndex,
+    query_vec: &[f32],
+    modality: Modality,
+    penalty: f32,
+    n: usize,
+) -> Vec<Scored> {
+    top_n(&index.matrix, index.dim, query_vec, n, |i| {
+        if index.modalities[i] == modality {
+            0.0
+        } else {
+            -penalty
+        }
+    })
+    .into_iter()
+    .map(|(i, s)| Scored {
+        id: index.ids[i].clone(),
+        score: s,
+    })
+    .collect()
+}
+
+impl Recommender for RetrievalRecommender {
+    fn name(&self) -> &str {
+        "retrieval"
+    }
+
+    fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    fn recommend(&self, query: &Query, k: usize) -> Result<Recommendation> {
+        Ok(Recommendation {
+            ranked: self.candidates(query, k.max(1))?,
+            raw: None,
+            findings: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::tests::{catalog, item};
+    use crate::index::CardParts;
+    use crate::minilm::tests::tiny;
+    use crate::store::EmbeddingStore;
+
+    fn backend(penalty: f32) -> RetrievalRecommender {
+        let cat = Arc::new(catalog());
+        let m = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
+        let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
+        let ix = CardIndex::from_parts(&cat, &parts, 1.0);
+        RetrievalRecommender::from_parts(cat, m, ix, None, penalty)
+    }
+
+    #[test]
+    fn a_card_text_query_finds_its_card_and_k_truncates() {
+        let r = backend(0.0);
+        for (text, id) in [("o/mt", "o/mt"), ("o/up", "o/up")] {
+            let text = r.catalog().get(text).unwrap().search_text();
+            let rec = r.recommend(&Query::text(text), 3).unwrap();
+            assert_eq!(rec.ranked.len(), 3);
+            // A random tiny model can tie cards; the card's own text must score 1 and be (joint) best.
+            let own = rec.ranked.iter().find(|s| s.id == id).unwrap();
+            assert!(
+                (own.score - 1.0).abs() < 1e-4,
+                "identical text has cosine 1"
+            );
+            assert!(rec.ranked[0].score - own.score < 1e-4);
+            assert!(rec.ranked[0].score >= rec.ranked[1].score);
+        }
+        assert_eq!(
+            r.recommend(&Query::text("speech"), 1).unwrap().ranked.len(),
+            1
+        );
+        assert_eq!(r.candidates(&Query::text("speech"), 100).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn modality_penalty_lowers_other_modalities_by_exactly_the_penalty() {
+        let pen = backend(0.25);
+        let q = pen.model().embed(&["photo"]).unwrap();
+        let a = rank_with(pen.index(), &q, Modality::Image, 0.0, 3);
+        let b = rank_with(pen.index(), &q, Modality::Image, 0.25, 3);
+        for s in &a {
+            let t = b.iter().find(|x| x.id == s.id).unwrap();
+            let want = if s.id == "o/up" {
+                s.score
+            } else {
+                s.score - 0.25
+            };
+            assert!(
+                (t.score - want).abs() < 1e-5,
+                "{}: {} vs {}",
+                s.id,
+                t.score,
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn centroids_pull_tools_towards_their_training_instructions() {
+        let cat = catalog();
+        let m = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
+        let tr = vec![item("music audio", "o/asr")];
+        let parts = CardParts::build(&m, &mut store, &cat, &tr, 16).unwrap();
+        let ix = CardIndex::from_parts(&cat, &parts, 0.0);
+        let q = m.embed(&["music audio"]).unwrap();
+        let r = rank_with(&ix, &q, Modality::Text, 0.0, 1);
+        assert_eq!(r[0].id, "o/asr");
+        assert!((r[0].score - 1.0).abs() < 1e-4);
+    }
+}
