@@ -13,6 +13,8 @@ use mmtool_recommend::Query;
 use serde::Serialize;
 
 use crate::backends::{check_media_file, Context};
+use mmtool_encoders::Perceiver;
+use mmtool_media::Limits;
 use crate::output::write_atomic;
 
 #[derive(Args)]
@@ -63,9 +65,16 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
         (_, _, Some(p)) => (Modality::Video, Some(p)),
         _ => (Modality::Text, None),
     };
-    if let Some(p) = &media {
-        check_media_file(p)?;
-    }
+    // The encoders read the attachment first: a corrupt file or one whose
+    // content is not what its flag says fails before any model work.
+    let perception = match &media {
+        Some(p) => {
+            check_media_file(p)?;
+            let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default());
+            Some(perceiver.perceive(p, Some(modality))?)
+        }
+        None => None,
+    };
     let t0 = Instant::now();
     let backend = ctx.build_backend(&a.backend)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -75,7 +84,10 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
         media,
     };
     let t1 = Instant::now();
-    let rec = backend.recommend(&query, a.top_k as usize)?;
+    let mut rec = backend.recommend(&query, a.top_k as usize)?;
+    if rec.findings.is_none() {
+        rec.findings = perception.as_ref().map(|p| p.findings());
+    }
     let infer_ms = t1.elapsed().as_secs_f64() * 1e3;
     let catalog = backend.catalog();
     let rows: Vec<RankedOut> = rec
@@ -101,7 +113,11 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
             "response": rec.response_text(),
             "ranked": rows,
             "findings": rec.findings,
-            "timing_ms": {"load": load_ms, "recommend": infer_ms},
+            "timing_ms": {
+                "media": perception.as_ref().map(|p| p.decode_ms + p.encode_ms),
+                "load": load_ms,
+                "recommend": infer_ms,
+            },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {

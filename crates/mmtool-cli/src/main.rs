@@ -4,6 +4,7 @@
 mod backends;
 mod cmd_catalog;
 mod cmd_data;
+mod cmd_embed;
 mod cmd_eval;
 mod cmd_recommend;
 mod cmd_retrieval;
@@ -38,6 +39,8 @@ struct Cli {
 enum Command {
     /// Recommend tools for one request (the main job).
     Recommend(cmd_recommend::RecommendArgs),
+    /// Show what the frozen encoders find in an image, audio or video file.
+    Embed(cmd_embed::EmbedArgs),
     /// Write a predictions file for every item of a ToolMMBench file.
     Predict(cmd_recommend::PredictArgs),
     /// Score a predictions file against a ToolMMBench file (accuracy, hallucination, acc@k, breakdowns).
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),
+        Command::Embed(a) => cmd_embed::run(a),
         Command::Eval(a) => cmd_eval::run(&ctx, a),
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),

@@ -6,6 +6,8 @@ pub mod efficientnet;
 pub mod imagebind;
 pub mod imagenet_labels;
 pub mod mel;
+pub mod perception;
 pub mod whisper;
 
 pub use whisper::{AudioAnalysis, LanguageTokens, Whisper};
+pub use perception::{Perceiver, Perception};

@@ -1,0 +1,187 @@
+//! From a user's file to what mmtool knows about it: the modality (sniffed
+//! from the content), one embedding, and human-readable findings (ImageNet
+//! labels, spoken language).
+//!
+//! Video rule: the mean of the EfficientNet embeddings of `VIDEO_FRAMES`
+//! frames spread evenly over the clip (1280-d), concatenated with the Whisper
+//! embedding of the audio track (512-d; zeros when the clip has no audio), so
+//! a video embedding is always 1792-d. Audio longer than Whisper's 30 s
+//! window is cut to its first 30 s.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use mmtool_data::Modality;
+use mmtool_media::{decode_audio, decode_image, decode_video, sniff, Limits};
+use serde::Serialize;
+
+use crate::efficientnet::EfficientNet;
+use crate::whisper::Whisper;
+
+/// Frames sampled from a video.
+pub const VIDEO_FRAMES: usize = 8;
+/// Whisper's sample rate.
+pub const AUDIO_SR: u32 = 16_000;
+/// Whisper's window, in seconds.
+pub const AUDIO_WINDOW_S: f32 = 30.0;
+
+/// What the encoders found in one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Perception {
+    pub modality: Modality,
+    /// Container/codec family as sniffed from the content.
+    pub format: String,
+    pub embedding: Vec<f32>,
+    /// ImageNet top-5 (images, and the middle frame of a video).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, f32)>,
+    /// Spoken-language guesses (audio, and a video's audio track).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<(String, f32)>,
+    pub decode_ms: f64,
+    pub encode_ms: f64,
+}
+
+impl Perception {
+    pub fn norm(&self) -> f32 {
+        self.embedding.iter().map(|x| x * x).sum::<f32>().sqrt()
+    }
+
+    /// The findings shown to users next to a recommendation.
+    pub fn findings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "modality": self.modality,
+            "format": self.format,
+            "embedding_dim": self.embedding.len(),
+            "labels": self.labels,
+            "languages": self.languages,
+        })
+    }
+}
+
+/// Loads each encoder on first use and keeps it.
+pub struct Perceiver {
+    cache_dir: PathBuf,
+    limits: Limits,
+    image: OnceLock<EfficientNet>,
+    audio: OnceLock<Whisper>,
+}
+
+impl Perceiver {
+    /// Encoders are read from `cache_dir/models/{efficientnet,whisper}`.
+    pub fn new(cache_dir: PathBuf, limits: Limits) -> Self {
+        Perceiver {
+            cache_dir,
+            limits,
+            image: OnceLock::new(),
+            audio: OnceLock::new(),
+        }
+    }
+
+    /// `$MMTOOL_CACHE`, default `~/.cache/mmtool`.
+    pub fn default_cache_dir() -> PathBuf {
+        std::env::var_os("MMTOOL_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mmtool")))
+            .unwrap_or_else(|| PathBuf::from(".cache/mmtool"))
+    }
+
+    fn image_encoder(&self) -> Result<&EfficientNet> {
+        if let Some(m) = self.image.get() {
+            return Ok(m);
+        }
+        let m = EfficientNet::load(&self.cache_dir.join("models/efficientnet"))?;
+        Ok(self.image.get_or_init(|| m))
+    }
+
+    fn audio_encoder(&self) -> Result<&Whisper> {
+        if let Some(m) = self.audio.get() {
+            return Ok(m);
+        }
+        let dir = self.cache_dir.join("models/whisper");
+        let m = Whisper::load(&dir)
+            .with_context(|| format!("{}: cannot load Whisper; run `scripts/fetch-weights.sh whisper`", dir.display()))?;
+        Ok(self.audio.get_or_init(|| m))
+    }
+
+    /// Decodes and encodes one file. `expected`, when given, must match the
+    /// sniffed modality (an `--image` flag on an audio file is an error).
+    pub fn perceive(&self, path: &Path, expected: Option<Modality>) -> Result<Perception> {
+        let kind = sniff(path)?;
+        let modality = kind.modality();
+        if let Some(e) = expected {
+            if e != modality {
+                anyhow::bail!(
+                    "{}: given as {e}, but the content is {} ({})",
+                    path.display(),
+                    modality,
+                    kind.format_name()
+                );
+            }
+        }
+        let t0 = Instant::now();
+        let (embedding, labels, languages, decode_ms);
+        match modality {
+            Modality::Image => {
+                let img = decode_image(path, &self.limits)?;
+                decode_ms = ms(t0);
+                let enc = self.image_encoder()?;
+                embedding = enc.embed(&img)?;
+                labels = enc.classify(&img, 5)?;
+                languages = Vec::new();
+            }
+            Modality::Audio => {
+                let audio = decode_audio(path, AUDIO_SR, &self.limits)?.head(AUDIO_WINDOW_S);
+                decode_ms = ms(t0);
+                let a = self.audio_encoder()?.analyze(&audio.samples, 5)?;
+                embedding = a.embedding;
+                labels = Vec::new();
+                languages = a.languages;
+            }
+            Modality::Video => {
+                let video = decode_video(path, VIDEO_FRAMES, AUDIO_SR, &self.limits)?;
+                decode_ms = ms(t0);
+                let enc = self.image_encoder()?;
+                let mut pooled: Vec<f32> = Vec::new();
+                for f in &video.frames {
+                    let e = enc.embed(f)?;
+                    if pooled.is_empty() {
+                        pooled = vec![0.0; e.len()];
+                    }
+                    for (p, x) in pooled.iter_mut().zip(e) {
+                        *p += x / video.frames.len() as f32;
+                    }
+                }
+                labels = enc.classify(&video.frames[video.frames.len() / 2], 5)?;
+                let whisper = self.audio_encoder()?;
+                let (audio_emb, langs) = match &video.audio {
+                    Some(a) if !a.samples.is_empty() => {
+                        let r = whisper.analyze(&a.head(AUDIO_WINDOW_S).samples, 5)?;
+                        (r.embedding, r.languages)
+                    }
+                    _ => (vec![0.0; whisper.dim()], Vec::new()),
+                };
+                pooled.extend(audio_emb);
+                embedding = pooled;
+                languages = langs;
+            }
+            Modality::Text => anyhow::bail!("{}: not a media file", path.display()),
+        }
+        let encode_ms = ms(t0) - decode_ms;
+        Ok(Perception {
+            modality,
+            format: kind.format_name().to_string(),
+            embedding,
+            labels,
+            languages,
+            decode_ms,
+            encode_ms,
+        })
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
