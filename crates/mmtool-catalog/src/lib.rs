@@ -45,7 +45,12 @@ fn default_confidence() -> String {
 impl ToolCard {
     /// Text that describes the card for lexical or semantic retrieval.
     pub fn search_text(&self) -> String {
-        let mut s = format!("{} {} {}", self.id.replace(['/', '-', '_'], " "), self.task.replace('-', " "), self.summary);
+        let mut s = format!(
+            "{} {} {}",
+            self.id.replace(['/', '-', '_'], " "),
+            self.task.replace('-', " "),
+            self.summary
+        );
         if !self.tags.is_empty() {
             s.push(' ');
             s.push_str(&self.tags.join(" "));
@@ -84,7 +89,8 @@ pub fn validate_id(id: &str) -> Result<(), String> {
     let ok_part = |p: &str| {
         !p.is_empty()
             && p.len() <= 96
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && !p.starts_with('.')
     };
     if parts.len() > 2 || !parts.iter().all(|p| ok_part(p)) {
@@ -164,7 +170,8 @@ impl Catalog {
                 line: i + 1,
                 problem,
             };
-            let card: ToolCard = serde_json::from_str(line).map_err(|e| err(format!("bad tool card: {e}")))?;
+            let card: ToolCard =
+                serde_json::from_str(line).map_err(|e| err(format!("bad tool card: {e}")))?;
             card.validate().map_err(err)?;
             if cat.index.contains_key(&card.id) {
                 return Err(err(format!("duplicate tool id {:?}", card.id)));
@@ -243,7 +250,10 @@ impl Catalog {
             path: path.to_path_buf(),
             source,
         };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
         {
             let mut w = std::io::BufWriter::new(tmp.as_file_mut());
@@ -265,7 +275,8 @@ impl Catalog {
         modality: Option<Modality>,
     ) -> impl Iterator<Item = &'a ToolCard> + 'a {
         self.cards.iter().filter(move |c| {
-            task.is_none_or(|t| c.task.eq_ignore_ascii_case(t)) && modality.is_none_or(|m| c.input_modality == m)
+            task.is_none_or(|t| c.task.eq_ignore_ascii_case(t))
+                && modality.is_none_or(|m| c.input_modality == m)
         })
     }
 
@@ -315,7 +326,10 @@ mod tests {
     #[test]
     fn add_remove_lookup_and_save_round_trip() {
         let mut cat = Catalog::from_cards(vec![card("a/x"), card("b/y"), card("c/z")]).unwrap();
-        assert!(matches!(cat.add(card("a/x")), Err(CatalogError::Duplicate(_))));
+        assert!(matches!(
+            cat.add(card("a/x")),
+            Err(CatalogError::Duplicate(_))
+        ));
         assert!(cat.contains(" b/y "));
         let removed = cat.remove("b/y").unwrap();
         assert_eq!(removed.id, "b/y");
@@ -356,8 +370,15 @@ mod tests {
         img.input_modality = Modality::Image;
         let cat = Catalog::from_cards(vec![card("a/x"), img]).unwrap();
         assert_eq!(cat.filter(Some("translation"), None).count(), 1);
-        assert_eq!(cat.filter(None, Some(Modality::Image)).next().unwrap().id, "v/i");
-        assert_eq!(cat.filter(Some("translation"), Some(Modality::Image)).count(), 0);
+        assert_eq!(
+            cat.filter(None, Some(Modality::Image)).next().unwrap().id,
+            "v/i"
+        );
+        assert_eq!(
+            cat.filter(Some("translation"), Some(Modality::Image))
+                .count(),
+            0
+        );
     }
 
     #[test]

@@ -14,15 +14,42 @@ use mmtool_recommend::Recommender;
 pub const TRAINING_FILES: [&str; 3] = ["train_synth.json", "train_audio.json", "train_video.json"];
 
 /// Names accepted by `--backend`.
-pub const BACKENDS: [&str; 1] = ["bm25"];
+pub const BACKENDS: [&str; 2] = ["bm25", "mllm"];
 
 pub struct Context {
     data_dir_flag: Option<PathBuf>,
+    mllm_adapter: Option<PathBuf>,
+    mllm_unconstrained: bool,
 }
 
 impl Context {
     pub fn new(data_dir_flag: Option<PathBuf>) -> Self {
-        Context { data_dir_flag }
+        Context {
+            data_dir_flag,
+            mllm_adapter: None,
+            mllm_unconstrained: false,
+        }
+    }
+
+    /// Settings of the mllm backend: adapter directory (default: the
+    /// repository's `adapters/default`) and free generation.
+    pub fn with_mllm(mut self, adapter: Option<PathBuf>, unconstrained: bool) -> Self {
+        self.mllm_adapter = adapter;
+        self.mllm_unconstrained = unconstrained;
+        self
+    }
+
+    fn mllm_options(&self) -> mmtool_llm::backend::MllmOptions {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        mmtool_llm::backend::MllmOptions {
+            adapter: self
+                .mllm_adapter
+                .clone()
+                .or_else(|| mmtool_llm::backend::default_adapter(Path::new(".")))
+                .or_else(|| mmtool_llm::backend::default_adapter(&repo)),
+            backbone: None,
+            unconstrained: self.mllm_unconstrained,
+        }
     }
 
     pub fn data_dir(&self) -> Result<PathBuf> {
@@ -50,22 +77,38 @@ impl Context {
             "bm25" => {
                 let catalog = self.catalog()?;
                 let training = self.training_items()?;
-                Ok(Box::new(Bm25Recommender::build(catalog, &training, Bm25Config::default())))
+                Ok(Box::new(Bm25Recommender::build(
+                    catalog,
+                    &training,
+                    Bm25Config::default(),
+                )))
             }
-            other => anyhow::bail!("unknown backend {other:?}; available: {}", BACKENDS.join(", ")),
+            "mllm" => {
+                let catalog = self.catalog()?;
+                Ok(Box::new(mmtool_llm::backend::MllmRecommender::build(
+                    catalog,
+                    &self.mllm_options(),
+                )?))
+            }
+            other => anyhow::bail!(
+                "unknown backend {other:?}; available: {}",
+                BACKENDS.join(", ")
+            ),
         }
     }
 }
 
 /// Checks that a user-given media file exists, is a readable regular file and is not empty.
 pub fn check_media_file(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read media file", path.display()))?;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot read media file", path.display()))?;
     if !meta.is_file() {
         anyhow::bail!("{}: not a regular file", path.display());
     }
     if meta.len() == 0 {
         anyhow::bail!("{}: the media file is empty", path.display());
     }
-    std::fs::File::open(path).with_context(|| format!("{}: cannot open media file", path.display()))?;
+    std::fs::File::open(path)
+        .with_context(|| format!("{}: cannot open media file", path.display()))?;
     Ok(())
 }

@@ -41,7 +41,11 @@ pub enum CatalogCommand {
 pub fn run(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
     let catalog = ctx.catalog()?;
     match cmd {
-        CatalogCommand::List { task, modality, json } => {
+        CatalogCommand::List {
+            task,
+            modality,
+            json,
+        } => {
             let mut n = 0;
             for c in catalog.filter(task.as_deref(), modality) {
                 n += 1;
@@ -57,7 +61,9 @@ pub fn run(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
         }
         CatalogCommand::Show { id } => match catalog.get(&id) {
             Some(c) => println!("{}", serde_json::to_string_pretty(c)?),
-            None => anyhow::bail!("tool {id:?} is not in the catalog (try `mmtool catalog search`)"),
+            None => {
+                anyhow::bail!("tool {id:?} is not in the catalog (try `mmtool catalog search`)")
+            }
         },
         CatalogCommand::Search { query, top_k } => {
             let bm25 = mmtool_recommend::bm25::Bm25Recommender::build(
@@ -70,7 +76,9 @@ pub fn run(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
             );
             let rec = mmtool_recommend::Recommender::recommend(&bm25, &Query::text(query), top_k)?;
             for (i, s) in rec.ranked.iter().enumerate() {
-                let c = catalog.get(&s.id).expect("ranked ids come from the catalog");
+                let c = catalog
+                    .get(&s.id)
+                    .expect("ranked ids come from the catalog");
                 println!("{:>3}. {:<60} {:>7.3}  {}", i + 1, c.id, s.score, c.task);
             }
         }

@@ -68,7 +68,11 @@ pub fn run(ctx: &Context, cmd: DataCommand) -> Result<ExitCode> {
                 println!("  {} tool ids not in the catalog:", not_in_catalog.len());
                 for (id, ids) in &not_in_catalog {
                     let shown: Vec<String> = ids.iter().take(5).map(u64::to_string).collect();
-                    println!("    {id:?} (items {}{})", shown.join(", "), if ids.len() > 5 { ", ..." } else { "" });
+                    println!(
+                        "    {id:?} (items {}{})",
+                        shown.join(", "),
+                        if ids.len() > 5 { ", ..." } else { "" }
+                    );
                 }
             }
         }
@@ -81,9 +85,16 @@ pub fn run(ctx: &Context, cmd: DataCommand) -> Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn fmt_map<K: std::fmt::Display>(m: &BTreeMap<K, usize>) -> String {
-    m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    m.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

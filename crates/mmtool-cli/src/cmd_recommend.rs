@@ -15,8 +15,10 @@ use crate::backends::{check_media_file, Context};
 use crate::output::write_atomic;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  mmtool recommend \"translate this German text to English\"\n  \
-mmtool recommend \"make this sharper\" --image photo.jpg --top-k 3\n  mmtool recommend \"what is being said?\" --audio clip.wav --json")]
+#[command(
+    after_help = "Examples:\n  mmtool recommend \"translate this German text to English\"\n  \
+mmtool recommend \"make this sharper\" --image photo.jpg --top-k 3\n  mmtool recommend \"what is being said?\" --audio clip.wav --json"
+)]
 pub struct RecommendArgs {
     /// The request, in plain words.
     pub instruction: String,
@@ -102,9 +104,18 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{} tools for: {} [{}] (backend {})", rows.len(), query.instruction, query.modality, backend.name());
+        println!(
+            "{} tools for: {} [{}] (backend {})",
+            rows.len(),
+            query.instruction,
+            query.modality,
+            backend.name()
+        );
         for r in &rows {
-            println!("\n{:>2}. {}  (score {:.3}, {})", r.rank, r.id, r.score, r.task);
+            println!(
+                "\n{:>2}. {}  (score {:.3}, {})",
+                r.rank, r.id, r.score, r.task
+            );
             println!("    {}", r.summary);
             println!("    {}", r.api_call);
         }
@@ -152,14 +163,19 @@ pub struct RankedName {
 
 pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     if a.out.exists() && !a.force {
-        anyhow::bail!("{}: already exists; pass --force to overwrite it", a.out.display());
+        anyhow::bail!(
+            "{}: already exists; pass --force to overwrite it",
+            a.out.display()
+        );
     }
     let items = load_items(&a.data, LoadOptions::default())?;
     let backend = ctx.build_backend(&a.backend)?;
     let pb = ProgressBar::new(items.len() as u64);
     pb.set_style(
-        ProgressStyle::with_template("{spinner} predict [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} eta {eta}")
-            .expect("static template"),
+        ProgressStyle::with_template(
+            "{spinner} predict [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} eta {eta}",
+        )
+        .expect("static template"),
     );
     let mut out = Vec::with_capacity(items.len());
     for item in &items {

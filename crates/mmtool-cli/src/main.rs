@@ -5,6 +5,7 @@ mod backends;
 mod cmd_catalog;
 mod cmd_data;
 mod cmd_recommend;
+mod cmd_train;
 mod output;
 
 use std::path::PathBuf;
@@ -27,6 +28,14 @@ struct Cli {
     #[arg(long, global = true, env = "MMTOOL_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Adapter directory for the mllm backend (default: adapters/default of this repository).
+    #[arg(long, global = true, env = "MMTOOL_ADAPTER", value_name = "DIR")]
+    adapter: Option<PathBuf>,
+
+    /// mllm backend: generate freely as in the paper instead of decoding only catalog ids.
+    #[arg(long, global = true)]
+    unconstrained: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -43,22 +52,26 @@ enum Command {
     /// Browse and search the tool catalog.
     #[command(subcommand)]
     Catalog(cmd_catalog::CatalogCommand),
+    /// Train the mllm backend's LoRA adapter and media projection.
+    Train(cmd_train::TrainArgs),
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MMTOOL_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("MMTOOL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let ctx = backends::Context::new(cli.data_dir);
+    let ctx = backends::Context::new(cli.data_dir).with_mllm(cli.adapter, cli.unconstrained);
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
+        Command::Train(a) => cmd_train::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -2,7 +2,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The input modality of a request: what the user attached, if anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Modality {
     Text,
@@ -12,7 +14,12 @@ pub enum Modality {
 }
 
 impl Modality {
-    pub const ALL: [Modality; 4] = [Modality::Text, Modality::Image, Modality::Audio, Modality::Video];
+    pub const ALL: [Modality; 4] = [
+        Modality::Text,
+        Modality::Image,
+        Modality::Audio,
+        Modality::Video,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,6 +62,9 @@ mod tests {
             assert_eq!(m.as_str().parse::<Modality>().unwrap(), m);
         }
         assert_eq!(" Image ".parse::<Modality>().unwrap(), Modality::Image);
-        assert!("pointcloud".parse::<Modality>().unwrap_err().contains("pointcloud"));
+        assert!("pointcloud"
+            .parse::<Modality>()
+            .unwrap_err()
+            .contains("pointcloud"));
     }
 }

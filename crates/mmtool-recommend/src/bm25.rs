@@ -100,9 +100,11 @@ impl Recommender for Bm25Recommender {
         // Ties (and the crate's hash-ordered candidates) are broken by catalog
         // order so that results are reproducible.
         ranked.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| self.catalog.position(&a.id).cmp(&self.catalog.position(&b.id)))
+            b.score.total_cmp(&a.score).then_with(|| {
+                self.catalog
+                    .position(&a.id)
+                    .cmp(&self.catalog.position(&b.id))
+            })
         });
         ranked.truncate(k.max(1));
         if ranked.is_empty() && self.catalog.contains(UNKNOWN_ID) {
@@ -143,9 +145,24 @@ mod tests {
     fn catalog() -> Arc<Catalog> {
         Arc::new(
             Catalog::from_cards(vec![
-                card("org/translator", "translation", Modality::Text, "Translates English text into French."),
-                card("org/asr", "automatic-speech-recognition", Modality::Audio, "Transcribes speech recordings."),
-                card("org/upscaler", "image-to-image", Modality::Image, "Makes blurry photos sharper (super-resolution)."),
+                card(
+                    "org/translator",
+                    "translation",
+                    Modality::Text,
+                    "Translates English text into French.",
+                ),
+                card(
+                    "org/asr",
+                    "automatic-speech-recognition",
+                    Modality::Audio,
+                    "Transcribes speech recordings.",
+                ),
+                card(
+                    "org/upscaler",
+                    "image-to-image",
+                    Modality::Image,
+                    "Makes blurry photos sharper (super-resolution).",
+                ),
                 card(UNKNOWN_ID, "other", Modality::Text, "No model fits."),
             ])
             .unwrap(),
@@ -171,7 +188,10 @@ mod tests {
         let training = vec![item("Book me a table at the pizzeria tonight", UNKNOWN_ID)];
         let r = Bm25Recommender::build(catalog(), &training, Bm25Config::default());
         let top = |q: &Query| r.recommend(q, 3).unwrap().ranked[0].id.clone();
-        assert_eq!(top(&Query::text("translate this into French please")), "org/translator");
+        assert_eq!(
+            top(&Query::text("translate this into French please")),
+            "org/translator"
+        );
         assert_eq!(top(&Query::text("book a table at a pizzeria")), UNKNOWN_ID);
         let mut q = Query::text("make it sharper");
         q.modality = Modality::Image;
@@ -183,8 +203,18 @@ mod tests {
         // Both cards mention "speech"; the audio query should prefer the audio tool.
         let cat = Arc::new(
             Catalog::from_cards(vec![
-                card("a/tts", "text-to-speech", Modality::Text, "Speech synthesis: speech from text speech."),
-                card("a/asr", "automatic-speech-recognition", Modality::Audio, "Speech recognition."),
+                card(
+                    "a/tts",
+                    "text-to-speech",
+                    Modality::Text,
+                    "Speech synthesis: speech from text speech.",
+                ),
+                card(
+                    "a/asr",
+                    "automatic-speech-recognition",
+                    Modality::Audio,
+                    "Speech recognition.",
+                ),
             ])
             .unwrap(),
         );
@@ -202,6 +232,12 @@ mod tests {
     fn no_overlap_answers_unknown() {
         let r = Bm25Recommender::build(catalog(), &[], Bm25Config::default());
         let rec = r.recommend(&Query::text("zzzz qqqq"), 5).unwrap();
-        assert_eq!(rec.ranked, vec![Scored { id: UNKNOWN_ID.into(), score: 0.0 }]);
+        assert_eq!(
+            rec.ranked,
+            vec![Scored {
+                id: UNKNOWN_ID.into(),
+                score: 0.0
+            }]
+        );
     }
 }

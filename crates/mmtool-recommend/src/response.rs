@@ -36,8 +36,14 @@ mod tests {
     #[test]
     fn parses_the_forms_the_paper_writes() {
         let cases = [
-            ("{'api_name': facebook/m2m100_418M}", Some("facebook/m2m100_418M")),
-            ("{'api_name': 'facebook/m2m100_418M'}\n###", Some("facebook/m2m100_418M")),
+            (
+                "{'api_name': facebook/m2m100_418M}",
+                Some("facebook/m2m100_418M"),
+            ),
+            (
+                "{'api_name': 'facebook/m2m100_418M'}\n###",
+                Some("facebook/m2m100_418M"),
+            ),
             ("{\"api_name\": \"t5-base\"}", Some("t5-base")),
             ("  {'api_name':  t5-base  }###", Some("t5-base")),
             ("{'api_name': t5-base, 'x': 1}", Some("t5-base")),
