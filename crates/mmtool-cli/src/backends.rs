@@ -14,15 +14,42 @@ use mmtool_recommend::Recommender;
 pub const TRAINING_FILES: [&str; 3] = ["train_synth.json", "train_audio.json", "train_video.json"];
 
 /// Names accepted by `--backend`.
-pub const BACKENDS: [&str; 2] = ["bm25", "retrieval"];
+pub const BACKENDS: [&str; 3] = ["bm25", "retrieval", "mllm"];
 
 pub struct Context {
     data_dir_flag: Option<PathBuf>,
+    mllm_adapter: Option<PathBuf>,
+    mllm_unconstrained: bool,
 }
 
 impl Context {
     pub fn new(data_dir_flag: Option<PathBuf>) -> Self {
-        Context { data_dir_flag }
+        Context {
+            data_dir_flag,
+            mllm_adapter: None,
+            mllm_unconstrained: false,
+        }
+    }
+
+    /// Settings of the mllm backend: adapter directory (default: the
+    /// repository's `adapters/default`) and free generation.
+    pub fn with_mllm(mut self, adapter: Option<PathBuf>, unconstrained: bool) -> Self {
+        self.mllm_adapter = adapter;
+        self.mllm_unconstrained = unconstrained;
+        self
+    }
+
+    fn mllm_options(&self) -> mmtool_llm::backend::MllmOptions {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        mmtool_llm::backend::MllmOptions {
+            adapter: self
+                .mllm_adapter
+                .clone()
+                .or_else(|| mmtool_llm::backend::default_adapter(Path::new(".")))
+                .or_else(|| mmtool_llm::backend::default_adapter(&repo)),
+            backbone: None,
+            unconstrained: self.mllm_unconstrained,
+        }
     }
 
     pub fn data_dir(&self) -> Result<PathBuf> {
@@ -61,6 +88,10 @@ impl Context {
                 let training = self.training_items()?;
                 let cfg = mmtool_retrieval::RetrievalConfig::default();
                 Ok(Box::new(mmtool_retrieval::RetrievalRecommender::open(catalog, &training, &cfg)?))
+            }
+            "mllm" => {
+                let catalog = self.catalog()?;
+                Ok(Box::new(mmtool_llm::backend::MllmRecommender::build(catalog, &self.mllm_options())?))
             }
             other => anyhow::bail!(
                 "unknown backend {other:?}; available: {}",

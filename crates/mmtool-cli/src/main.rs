@@ -9,6 +9,7 @@ mod cmd_eval;
 mod cmd_recommend;
 mod cmd_retrieval;
 mod cmd_serve;
+mod cmd_train;
 mod output;
 
 use std::path::PathBuf;
@@ -30,6 +31,14 @@ struct Cli {
     /// Directory holding catalog.jsonl and the ToolMMBench instruction files.
     #[arg(long, global = true, env = "MMTOOL_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Adapter directory for the mllm backend (default: adapters/default of this repository).
+    #[arg(long, global = true, env = "MMTOOL_ADAPTER", value_name = "DIR")]
+    adapter: Option<PathBuf>,
+
+    /// mllm backend: generate freely as in the paper instead of decoding only catalog ids.
+    #[arg(long, global = true)]
+    unconstrained: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -53,6 +62,8 @@ enum Command {
     Catalog(cmd_catalog::CatalogCommand),
     /// Serve the HTTP API and the web demo.
     Serve(cmd_serve::ServeArgs),
+    /// Train the mllm backend's LoRA adapter and media projection.
+    Train(cmd_train::TrainArgs),
     /// Semantic retrieval: build the index, tune, fine-tune, evaluate, benchmark.
     #[command(subcommand)]
     Retrieval(cmd_retrieval::RetrievalCommand),
@@ -67,7 +78,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let ctx = backends::Context::new(cli.data_dir);
+    let ctx = backends::Context::new(cli.data_dir).with_mllm(cli.adapter, cli.unconstrained);
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),
@@ -76,6 +87,7 @@ fn main() -> ExitCode {
         Command::Data(c) => cmd_data::run(&ctx, c),
         Command::Catalog(c) => cmd_catalog::run(&ctx, c),
         Command::Serve(a) => cmd_serve::run(&ctx, a),
+        Command::Train(a) => cmd_train::run(&ctx, a),
         Command::Retrieval(c) => cmd_retrieval::run(&ctx, c),
     };
     match result {

@@ -1,0 +1,404 @@
+//! Model behaviour on tiny random configs.
+
+mod common;
+
+use candle_core::{Device, Tensor, D};
+use common::*;
+use mmtool_llm::checkpoint;
+use mmtool_llm::decode::{beam_search, prefill, Trie};
+use mmtool_llm::llama::{KvCache, LoraConfig};
+use mmtool_llm::train::{batch_loss, AdamW, Example};
+use mmtool_llm::{BaseModel, Prompt};
+
+fn ids(v: &[u32]) -> Tensor {
+    Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap()
+}
+
+#[test]
+fn lora_is_a_no_op_at_init() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 1);
+    let plain = model(
+        &cfg,
+        &b,
+        LoraConfig {
+            targets: vec![],
+            ..lora(4, 0.)
+        },
+        8,
+    );
+    let with = model(&cfg, &b, lora(4, 0.), 8);
+    with.reset_trainable(3).unwrap();
+    let x = ids(&[5, 9, 200, 17, 3]);
+    let a = plain
+        .forward_all(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let c = with
+        .forward_all(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(
+        a, c,
+        "a fresh adapter (B = 0) must leave logits exactly unchanged"
+    );
+}
+
+#[test]
+fn training_and_inference_paths_agree() {
+    // The training path uses slow differentiable ops; it must compute the same function.
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 2);
+    let m = model(&cfg, &b, lora(4, 0.), 8);
+    let x = m.embed_tokens(&ids(&[1, 2, 3, 4, 5, 6])).unwrap();
+    let fast = m
+        .forward_layers(&x, 0..m.n_layers(), 0, None, false)
+        .unwrap();
+    let slow = m
+        .forward_layers(&x, 0..m.n_layers(), 0, None, true)
+        .unwrap();
+    assert!(max_abs_diff(&fast, &slow) < 1e-4);
+}
+
+/// Rows of a HF q/k weight permuted into llama.cpp's interleaved-rope layout.
+fn to_interleaved(w: &Tensor, n_heads: usize) -> Tensor {
+    let (out, inp) = w.dims2().unwrap();
+    let hd = out / n_heads;
+    w.reshape((n_heads, 2, hd / 2, inp))
+        .unwrap()
+        .transpose(1, 2)
+        .unwrap()
+        .reshape((out, inp))
+        .unwrap()
+}
+
+#[test]
+fn interleaved_rope_layout_matches_hf_layout() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 3);
+    let mut g = b.clone();
+    for l in 0..cfg.num_hidden_layers {
+        for (p, h) in [
+            ("q_proj", cfg.num_attention_heads),
+            ("k_proj", cfg.kv_heads()),
+        ] {
+            let k = format!("model.layers.{l}.self_attn.{p}.weight");
+            g.insert(k.clone(), to_interleaved(&b[&k], h));
+        }
+    }
+    let gcfg = mmtool_llm::Config {
+        rope_interleaved: true,
+        ..cfg.clone()
+    };
+    let hf = model(&cfg, &b, lora(2, 0.), 4);
+    let gg = model(&gcfg, &g, lora(2, 0.), 4);
+    let x = ids(&[7, 8, 9, 10, 11]);
+    let d = max_abs_diff(&hf.forward_all(&x).unwrap(), &gg.forward_all(&x).unwrap());
+    assert!(d < 1e-4, "logits differ by {d}");
+    // And the differentiable interleaved rope agrees with the fast one.
+    let e = gg.embed_tokens(&x).unwrap();
+    let slow = gg.forward_layers(&e, 0..3, 0, None, true).unwrap();
+    let fast = gg.forward_layers(&e, 0..3, 0, None, false).unwrap();
+    assert!(max_abs_diff(&slow, &fast) < 1e-4);
+}
+
+#[test]
+fn kv_cache_matches_full_forward() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 4);
+    let m = model(&cfg, &b, lora(2, 0.), 4);
+    let seq = [3u32, 1, 4, 1, 5, 9, 2, 6];
+    let full = m.forward_all(&ids(&seq)).unwrap().squeeze(0).unwrap();
+    let mut cache = KvCache::new(m.n_layers());
+    let h = m.embed_tokens(&ids(&seq[..5])).unwrap();
+    m.forward_layers(&h, 0..3, 0, Some(&mut cache), false)
+        .unwrap();
+    for (i, &t) in seq[5..].iter().enumerate() {
+        let h = m.embed_tokens(&ids(&[t])).unwrap();
+        let h = m
+            .forward_layers(&h, 0..3, 5 + i, Some(&mut cache), false)
+            .unwrap();
+        let l = m
+            .logits(&h, false)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .squeeze(0)
+            .unwrap();
+        assert!(max_abs_diff(&l, &full.get(5 + i).unwrap()) < 1e-4);
+    }
+    assert_eq!(cache.len(), seq.len());
+}
+
+#[test]
+fn gradients_reach_only_lora_and_projection() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 5);
+    let m = model(&cfg, &b, lora(4, 0.1), 6);
+    m.reset_trainable(1).unwrap();
+    // Make B non-zero so that A gets a gradient too.
+    for (name, var) in m.varmap().data().lock().unwrap().iter() {
+        if name.contains("lora_B") {
+            var.set(&Tensor::randn(0f32, 0.1, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+    }
+    let media = Tensor::randn(0f32, 1., 6, &Device::Cpu).unwrap();
+    let seq = [10u32, 11, 0, 12, 13, 14, 15];
+    let h = m.embed_with_media(&seq, Some((2, &media))).unwrap();
+    let ex = Example {
+        ids: seq.to_vec(),
+        prompt_len: 5,
+    };
+    let (loss, _, n) = batch_loss(&m, &h, &[&ex], 0).unwrap();
+    assert_eq!(n, 2);
+    let grads = loss.backward().unwrap();
+    for (name, var) in m.varmap().data().lock().unwrap().iter() {
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("no gradient for {name}"));
+        let s = g
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(s > 0., "zero gradient for {name}");
+    }
+    for (name, t) in &b {
+        assert!(
+            grads.get(t).is_none(),
+            "frozen base tensor {name} got a gradient"
+        );
+    }
+}
+
+#[test]
+fn media_token_changes_the_output() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 6);
+    let m = model(&cfg, &b, lora(2, 0.), 5);
+    m.reset_trainable(2).unwrap();
+    let p = Prompt {
+        ids: vec![20, 21, 0, 22, 23],
+        media_slot: Some(2),
+    };
+    let m1 = Tensor::randn(0f32, 1., 5, &Device::Cpu).unwrap();
+    let m2 = Tensor::randn(0f32, 1., 5, &Device::Cpu).unwrap();
+    let (a, _) = prefill(&m, &p, Some(&m1)).unwrap();
+    let (c, _) = prefill(&m, &p, Some(&m2)).unwrap();
+    assert!(max_abs_diff(&a, &c) > 1e-6);
+    assert!(
+        prefill(&m, &p, None).is_err(),
+        "a media slot without an embedding is an error"
+    );
+}
+
+#[test]
+fn checkpoint_round_trip() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 7);
+    let lc = LoraConfig {
+        layers: vec![1, 2],
+        ..lora(4, 0.)
+    };
+    let m = model(&cfg, &b, lc.clone(), 8);
+    for (_, var) in m.varmap().data().lock().unwrap().iter() {
+        var.set(&Tensor::randn(0f32, 0.2, var.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint::save_adapter(&m, dir.path(), "tiny", serde_json::json!({"seed": 1})).unwrap();
+    let rec = checkpoint::read_record(dir.path()).unwrap();
+    assert_eq!(rec.lora, lc);
+    assert_eq!(rec.media_dim, 8);
+    let m2 = model(&cfg, &b, rec.lora.clone(), rec.media_dim);
+    checkpoint::load_adapter(&m2, dir.path()).unwrap();
+    let x = ids(&[1, 2, 3, 4]);
+    let a = m
+        .forward_all(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let c = m2
+        .forward_all(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(a, c);
+    // An adapter made for other layers is refused with the file named.
+    let m3 = model(&cfg, &b, lora(4, 0.), 8);
+    let err = checkpoint::load_adapter(&m3, dir.path()).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("adapter.safetensors"),
+        "{err:#}"
+    );
+}
+
+/// Candidate targets: 4 "ids" of different lengths sharing prefixes, ending in a stop token.
+fn candidates() -> Vec<Vec<u32>> {
+    vec![
+        vec![40, 41, 50, 99],
+        vec![40, 41, 51, 52, 99],
+        vec![40, 42, 99],
+        vec![40, 41, 50, 53, 99],
+    ]
+}
+
+#[test]
+fn constrained_decoding_never_leaves_the_candidates_and_scores_match() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 8);
+    let m = model(&cfg, &b, lora(2, 0.), 4);
+    let cands = candidates();
+    let trie = Trie::new(&cands).unwrap();
+    for seed in 0..8u32 {
+        let prompt: Vec<u32> = (0..6).map(|i| (seed * 31 + i * 7) % 256).collect();
+        let p = Prompt {
+            ids: prompt.clone(),
+            media_slot: None,
+        };
+        let (lp, cache) = prefill(&m, &p, None).unwrap();
+        let res = beam_search(&m, &trie, &lp, &cache, 4).unwrap();
+        assert_eq!(res.len(), 4, "all candidates are reachable with width 4");
+        let mut seen: Vec<usize> = res.iter().map(|r| r.0).collect();
+        seen.sort();
+        assert_eq!(seen, vec![0, 1, 2, 3]);
+        assert!(res.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        // Each score is the teacher-forced log-likelihood of its sequence.
+        for (c, score) in &res {
+            let mut all = prompt.clone();
+            all.extend(&cands[*c]);
+            let logits = m.forward_all(&ids(&all)).unwrap().squeeze(0).unwrap();
+            let lps = candle_nn::ops::log_softmax(&logits, D::Minus1)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let want: f32 = cands[*c]
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| lps[prompt.len() + i - 1][t as usize])
+                .sum();
+            assert!(
+                (want - score).abs() < 1e-3,
+                "candidate {c}: beam {score} vs forced {want}"
+            );
+        }
+        let top1 = beam_search(&m, &trie, &lp, &cache, 1).unwrap();
+        assert_eq!(top1.len(), 1);
+        assert!(top1[0].0 < cands.len());
+    }
+}
+
+#[test]
+fn tiny_model_overfits_sixteen_examples() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 9);
+    let m = model(&cfg, &b, lora(8, 0.), 4);
+    m.reset_trainable(4).unwrap();
+    let cands = candidates();
+    let trie = Trie::new(&cands).unwrap();
+    let data: Vec<(Vec<u32>, usize)> = (0..16u32)
+        .map(|i| {
+            (
+                (0..5).map(|j| (i * 13 + j * 29 + 1) % 256).collect(),
+                (i % 4) as usize,
+            )
+        })
+        .collect();
+    let examples: Vec<Example> = data
+        .iter()
+        .map(|(p, c)| {
+            let mut ids = p.clone();
+            ids.extend(&cands[*c]);
+            Example {
+                ids,
+                prompt_len: p.len(),
+            }
+        })
+        .collect();
+    let mut opt = AdamW::new(0.);
+    for _ in 0..150 {
+        let mut grads = std::collections::HashMap::new();
+        for ex in &examples {
+            let h = m.embed_tokens(&ids(&ex.ids)).unwrap();
+            let (loss, _, _) = batch_loss(&m, &h, &[ex], 0).unwrap();
+            let g = (loss / 16.).unwrap().backward().unwrap();
+            for (name, var) in m.varmap().data().lock().unwrap().iter() {
+                if let Some(t) = g.get(var.as_tensor()) {
+                    let e = grads
+                        .entry(name.clone())
+                        .or_insert_with(|| t.zeros_like().unwrap());
+                    *e = (&*e + t).unwrap();
+                }
+            }
+        }
+        opt.step(&m, &grads, 1e-2).unwrap();
+    }
+    let mut ok = 0;
+    for (p, c) in &data {
+        let pr = Prompt {
+            ids: p.clone(),
+            media_slot: None,
+        };
+        let (lp, cache) = prefill(&m, &pr, None).unwrap();
+        if beam_search(&m, &trie, &lp, &cache, 1).unwrap()[0].0 == *c {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 16, "greedy accuracy after overfitting: {ok}/16");
+}
+
+#[test]
+fn loads_a_huggingface_directory() {
+    let cfg = mmtool_llm::Config {
+        tie_word_embeddings: false,
+        ..tiny_cfg()
+    };
+    let b = base(&cfg, 10);
+    let dir = tempfile::tempdir().unwrap();
+    write_hf_dir(dir.path(), &cfg, &b);
+    let loaded = BaseModel::load(dir.path(), &Device::Cpu).unwrap();
+    assert_eq!(loaded.config, cfg);
+    let m1 = model(&cfg, &b, lora(2, 0.), 4);
+    let m2 = mmtool_llm::Mllm::new(
+        loaded.config.clone(),
+        loaded.var_builder(&Device::Cpu),
+        lora(2, 0.),
+        4,
+    )
+    .unwrap();
+    let x = ids(&[1, 2, 3]);
+    assert_eq!(
+        m1.forward_all(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap(),
+        m2.forward_all(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    );
+    let enc = mmtool_llm::PromptEncoder::new(loaded.tokenizer);
+    let t = enc.encode("### Human: hi").unwrap();
+    assert_eq!(enc.decode(&t).unwrap(), "### Human: hi");
+    // A directory without weights is a clear error.
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    let err = BaseModel::load(dir.path(), &Device::Cpu).err().unwrap();
+    assert!(format!("{err:#}").contains("no *.safetensors"), "{err:#}");
+}
