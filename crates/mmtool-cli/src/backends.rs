@@ -87,11 +87,16 @@ impl Context {
                 let catalog = self.catalog()?;
                 let training = self.training_items()?;
                 let cfg = mmtool_retrieval::RetrievalConfig::default();
-                Ok(Box::new(mmtool_retrieval::RetrievalRecommender::open(catalog, &training, &cfg)?))
+                Ok(Box::new(mmtool_retrieval::RetrievalRecommender::open(
+                    catalog, &training, &cfg,
+                )?))
             }
             "mllm" => {
                 let catalog = self.catalog()?;
-                Ok(Box::new(mmtool_llm::backend::MllmRecommender::build(catalog, &self.mllm_options())?))
+                Ok(Box::new(mmtool_llm::backend::MllmRecommender::build(
+                    catalog,
+                    &self.mllm_options(),
+                )?))
             }
             other => anyhow::bail!(
                 "unknown backend {other:?}; available: {}",

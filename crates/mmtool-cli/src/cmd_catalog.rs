@@ -159,7 +159,11 @@ pub fn run(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
 fn view(ctx: &Context, cmd: CatalogCommand) -> Result<ExitCode> {
     let catalog = ctx.catalog()?;
     match cmd {
-        CatalogCommand::List { task, modality, json } => {
+        CatalogCommand::List {
+            task,
+            modality,
+            json,
+        } => {
             // Written with `?` rather than println! so that `mmtool catalog list | head`
             // ends quietly (main treats a broken pipe as success) instead of panicking.
             let mut out = std::io::stdout().lock();

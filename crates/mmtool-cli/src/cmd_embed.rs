@@ -11,9 +11,11 @@ use mmtool_media::Limits;
 use crate::backends::check_media_file;
 
 #[derive(Args)]
-#[command(after_help = "Images go through EfficientNet-Lite0 (1280-d, plus ImageNet top-5 labels); audio through \
+#[command(
+    after_help = "Images go through EfficientNet-Lite0 (1280-d, plus ImageNet top-5 labels); audio through \
 the Whisper-base encoder (512-d, plus the spoken language); video through both (mean of 8 frames' image \
-embeddings concatenated with the audio track's, 1792-d). Weights: scripts/fetch-weights.sh.")]
+embeddings concatenated with the audio track's, 1792-d). Weights: scripts/fetch-weights.sh."
+)]
 pub struct EmbedArgs {
     /// Image, audio or video file (the format is read from the content, not the name).
     pub file: PathBuf,
@@ -34,13 +36,20 @@ pub fn run(a: EmbedArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}: {} ({})", a.file.display(), p.modality, p.format);
-    println!("  embedding: {} dims, L2 norm {:.3}", p.embedding.len(), p.norm());
+    println!(
+        "  embedding: {} dims, L2 norm {:.3}",
+        p.embedding.len(),
+        p.norm()
+    );
     for (label, prob) in &p.labels {
         println!("  image label: {label} ({:.1} %)", prob * 100.0);
     }
     for (lang, prob) in &p.languages {
         println!("  language: {lang} ({:.1} %)", prob * 100.0);
     }
-    println!("  decode {:.0} ms, encode {:.0} ms", p.decode_ms, p.encode_ms);
+    println!(
+        "  decode {:.0} ms, encode {:.0} ms",
+        p.decode_ms, p.encode_ms
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -13,9 +13,9 @@ use mmtool_recommend::Query;
 use serde::Serialize;
 
 use crate::backends::{check_media_file, Context};
+use crate::output::write_atomic;
 use mmtool_encoders::Perceiver;
 use mmtool_media::Limits;
-use crate::output::write_atomic;
 
 #[derive(Args)]
 #[command(
@@ -164,7 +164,10 @@ pub struct PredictArgs {
 
 pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     if a.out.is_dir() {
-        anyhow::bail!("{}: is a directory; --out must name a file", a.out.display());
+        anyhow::bail!(
+            "{}: is a directory; --out must name a file",
+            a.out.display()
+        );
     }
     if a.out.exists() && !a.force {
         anyhow::bail!(
@@ -175,7 +178,11 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     // Fail before the (long) run rather than after it when the output cannot be written there.
     if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
-            anyhow::bail!("{}: directory {} does not exist", a.out.display(), dir.display());
+            anyhow::bail!(
+                "{}: directory {} does not exist",
+                a.out.display(),
+                dir.display()
+            );
         }
     }
     let items = load_items(&a.data, LoadOptions::default())?;

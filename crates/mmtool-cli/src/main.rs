@@ -102,8 +102,10 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The error and its causes, joined by ": ". The data and eval error types
@@ -136,7 +138,10 @@ mod tests {
             source: io,
         })
         .context("loading training data");
-        assert_eq!(render_error(&e), "loading training data: x.json: cannot read file: no such file");
+        assert_eq!(
+            render_error(&e),
+            "loading training data: x.json: cannot read file: no such file"
+        );
         let e = anyhow::anyhow!("inner").context("outer");
         assert_eq!(render_error(&e), "outer: inner");
     }

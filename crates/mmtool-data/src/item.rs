@@ -86,15 +86,21 @@ pub fn parse_items(path: &Path, bytes: &[u8], opts: LoadOptions) -> Result<Vec<I
             id,
             problem,
         };
-        let obj = raw
-            .as_object()
-            .ok_or_else(|| err(None, format!("expected an object, found {}", json_kind(raw))))?;
+        let obj = raw.as_object().ok_or_else(|| {
+            err(
+                None,
+                format!("expected an object, found {}", json_kind(raw)),
+            )
+        })?;
         let item = parse_item(obj).map_err(|(id, problem)| err(id, problem))?;
         if opts.unique_ids {
             if let Some(first) = seen.insert(item.id, index) {
                 return Err(err(
                     Some(item.id),
-                    format!("id {} repeats item #{first}; ids must be unique within a file", item.id),
+                    format!(
+                        "id {} repeats item #{first}; ids must be unique within a file",
+                        item.id
+                    ),
                 ));
             }
         }
@@ -107,13 +113,19 @@ type ItemErr = (Option<u64>, String);
 
 fn parse_item(obj: &Map<String, Value>) -> Result<Item, ItemErr> {
     let id = match obj.get("id") {
-        Some(v) => as_u64(v).ok_or((None, format!("field \"id\" must be a non-negative integer, found {v}")))?,
+        Some(v) => as_u64(v).ok_or((
+            None,
+            format!("field \"id\" must be a non-negative integer, found {v}"),
+        ))?,
         None => return Err((None, "missing field \"id\"".into())),
     };
     let e = |problem: String| (Some(id), problem);
     let source_id = match obj.get("source_id") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(as_u64(v).ok_or_else(|| e(format!("field \"source_id\" must be an integer, found {v}")))?),
+        Some(v) => Some(
+            as_u64(v)
+                .ok_or_else(|| e(format!("field \"source_id\" must be an integer, found {v}")))?,
+        ),
     };
     let modality_raw = obj
         .get("input_modality")
@@ -199,7 +211,10 @@ fn parse_answers(v: Option<&Value>) -> Result<Vec<String>, String> {
             .iter()
             .map(|x| match x {
                 Value::String(s) => clean(s),
-                other => Err(format!("answer list holds a {}, expected strings", json_kind(other))),
+                other => Err(format!(
+                    "answer list holds a {}, expected strings",
+                    json_kind(other)
+                )),
             })
             .collect::<Result<_, _>>()?,
         Some(other) => {
@@ -226,7 +241,9 @@ fn parse_ambiguity(v: &Value) -> Result<i32, String> {
     };
     match n {
         Some(n @ -1..=5) => Ok(n as i32),
-        _ => Err(format!("\"ambiguity\" must be -1 or 0-5 (integer or string), found {v}")),
+        _ => Err(format!(
+            "\"ambiguity\" must be -1 or 0-5 (integer or string), found {v}"
+        )),
     }
 }
 
@@ -299,7 +316,10 @@ mod tests {
             ("{}", "expected a JSON list"),
             ("[3]", "item #0: expected an object"),
             (r#"[{"input_modality": "text"}]"#, "missing field \"id\""),
-            (r#"[{"id": 1, "input_modality": "smell", "conversations": []}]"#, "unknown modality"),
+            (
+                r#"[{"id": 1, "input_modality": "smell", "conversations": []}]"#,
+                "unknown modality",
+            ),
             (r#"[{"id": 1, "input_modality": "text"}]"#, "conversations"),
             (
                 r#"[{"id": 2, "input_modality": "text", "conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": []}]}]"#,
@@ -330,8 +350,16 @@ mod tests {
         let one = r#"{"id": 1, "input_modality": "text", "conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "a"}]}"#;
         let two = format!("[{one},{one}]");
         let msg = parse(&two).unwrap_err().to_string();
-        assert!(msg.contains("item #1 (id 1)") && msg.contains("repeats item #0"), "{msg}");
-        let ok = parse_items(Path::new("x"), two.as_bytes(), LoadOptions { unique_ids: false }).unwrap();
+        assert!(
+            msg.contains("item #1 (id 1)") && msg.contains("repeats item #0"),
+            "{msg}"
+        );
+        let ok = parse_items(
+            Path::new("x"),
+            two.as_bytes(),
+            LoadOptions { unique_ids: false },
+        )
+        .unwrap();
         assert_eq!(ok.len(), 2);
     }
 

@@ -9,5 +9,5 @@ pub mod mel;
 pub mod perception;
 pub mod whisper;
 
-pub use whisper::{AudioAnalysis, LanguageTokens, Whisper};
 pub use perception::{Perceiver, Perception};
+pub use whisper::{AudioAnalysis, LanguageTokens, Whisper};

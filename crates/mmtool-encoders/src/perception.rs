@@ -101,8 +101,12 @@ impl Perceiver {
             return Ok(m);
         }
         let dir = self.cache_dir.join("models/whisper");
-        let m = Whisper::load(&dir)
-            .with_context(|| format!("{}: cannot load Whisper; run `scripts/fetch-weights.sh whisper`", dir.display()))?;
+        let m = Whisper::load(&dir).with_context(|| {
+            format!(
+                "{}: cannot load Whisper; run `scripts/fetch-weights.sh whisper`",
+                dir.display()
+            )
+        })?;
         Ok(self.audio.get_or_init(|| m))
     }
 

@@ -19,7 +19,9 @@ fn perceiver() -> Option<Perceiver> {
 }
 
 fn write_png(path: &Path) {
-    let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let img = image::RgbImage::from_fn(320, 240, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
     img.save(path).unwrap();
 }
 
@@ -33,7 +35,8 @@ fn write_wav(path: &Path, seconds: f32) {
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..(seconds * 22_050.0) as usize {
         let t = i as f32 / 22_050.0;
-        w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16).unwrap();
+        w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
+            .unwrap();
     }
     w.finalize().unwrap();
 }
@@ -51,7 +54,10 @@ fn image_and_audio_files_give_embeddings_and_findings() {
     assert_eq!(r.labels.len(), 5);
     assert!(r.norm().is_finite() && r.norm() > 0.0);
     let again = p.perceive(&png, None).unwrap();
-    assert_eq!(again.embedding, r.embedding, "encoding must be deterministic");
+    assert_eq!(
+        again.embedding, r.embedding,
+        "encoding must be deterministic"
+    );
 
     let wav = dir.path().join("tone.wav");
     write_wav(&wav, 2.0);
@@ -70,8 +76,14 @@ fn wrong_flag_and_corrupt_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tone.wav");
     write_wav(&wav, 0.5);
-    let msg = p.perceive(&wav, Some(Modality::Image)).unwrap_err().to_string();
-    assert!(msg.contains("tone.wav") && msg.contains("given as image"), "{msg}");
+    let msg = p
+        .perceive(&wav, Some(Modality::Image))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("tone.wav") && msg.contains("given as image"),
+        "{msg}"
+    );
 
     let junk = dir.path().join("junk.jpg");
     std::fs::write(&junk, b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
