@@ -448,7 +448,7 @@ impl ImageBind {
 /// center crop, CLIP mean/std normalisation. Returns `[3, size, size]`.
 pub fn preprocess_image(img: &RgbImage, size: usize, device: &Device) -> Result<Tensor> {
     const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-    const STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+    const STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
         bail!("cannot encode an empty {w}x{h} image");
@@ -678,7 +678,7 @@ mod tests {
         let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let red = (1.0 - 0.481_454_66) / 0.268_629_54;
         assert!(
-            (v[0] - red).abs() < 1e-3 && (v[224 * 224] + 0.457_827_5 / 0.261_302_58).abs() < 1e-3
+            (v[0] - red).abs() < 1e-3 && (v[224 * 224] + 0.457_827_5 / 0.261_302_6).abs() < 1e-3
         );
         assert!(preprocess_image(&RgbImage::new(4, 0), 224, &Device::Cpu).is_err());
         let err = ImageBind::load(Path::new("/nonexistent-imagebind"))

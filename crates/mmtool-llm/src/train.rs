@@ -154,7 +154,8 @@ impl TrainConfig {
         if self.epochs == 0 || self.batch_size == 0 || self.grad_accum == 0 {
             return Err("epochs, batch_size and grad_accum must be at least 1".into());
         }
-        if !(self.lr > 0.) || !(0.0..=1.0).contains(&self.min_lr_ratio) {
+        // Written to reject NaN too.
+        if self.lr.is_nan() || self.lr <= 0. || !(0.0..=1.0).contains(&self.min_lr_ratio) {
             return Err("lr must be positive and min_lr_ratio in [0, 1]".into());
         }
         Ok(())
