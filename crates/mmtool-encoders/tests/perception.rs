@@ -22,7 +22,7 @@ fn write_png(path: &Path) {
     let img = image::RgbImage::from_fn(320, 240, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
     });
-    img.save(path).unwrap();
+    img.save_with_format(path, image::ImageFormat::Png).unwrap();
 }
 
 fn write_wav(path: &Path, seconds: f32) {
