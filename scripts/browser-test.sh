@@ -6,6 +6,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# The server runs from the test folder, so a relative default would not resolve there.
+export MMTOOL_DATA_DIR=${MMTOOL_DATA_DIR:-$root/../shared/toolmmbench}
 cargo build -p mmtool-cli
 cd crates/mmtool-server/browser-test
 npm ci --no-audit --no-fund --silent
