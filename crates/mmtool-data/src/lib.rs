@@ -14,7 +14,7 @@ mod paths;
 
 pub use item::{load_items, parse_items, Item, LoadOptions};
 pub use modality::Modality;
-pub use paths::{resolve_data_dir, DATA_DIR_ENV, DEFAULT_DATA_DIR};
+pub use paths::{cache_dir, resolve_data_dir, CACHE_DIR_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR};
 
 use std::path::PathBuf;
 

@@ -7,6 +7,21 @@ pub const DATA_DIR_ENV: &str = "MMTOOL_DATA_DIR";
 /// Default location, relative to the project root (the working directory).
 pub const DEFAULT_DATA_DIR: &str = "../shared/toolmmbench";
 
+/// Environment variable that moves the model/weights cache.
+pub const CACHE_DIR_ENV: &str = "MMTOOL_CACHE";
+
+/// Where `scripts/fetch-weights.sh` puts weights and where derived caches
+/// (indexes, embeddings) live: `$MMTOOL_CACHE`, default `~/.cache/mmtool`.
+pub fn cache_dir() -> PathBuf {
+    match std::env::var_os(CACHE_DIR_ENV) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".cache/mmtool"),
+    }
+}
+
 /// Picks the data directory: an explicit flag wins, then `MMTOOL_DATA_DIR`,
 /// then the default. The result must exist.
 pub fn resolve_data_dir(flag: Option<&Path>) -> Result<PathBuf, DataError> {
@@ -35,5 +50,15 @@ mod tests {
         let missing = dir.path().join("nope");
         let err = resolve_data_dir(Some(&missing)).unwrap_err().to_string();
         assert!(err.contains("nope") && err.contains(DATA_DIR_ENV), "{err}");
+    }
+
+    #[test]
+    fn cache_dir_follows_the_environment() {
+        // Only this test touches MMTOOL_CACHE in this test binary.
+        std::env::set_var(CACHE_DIR_ENV, "/tmp/mmtool-cache-test");
+        assert_eq!(cache_dir(), PathBuf::from("/tmp/mmtool-cache-test"));
+        std::env::set_var(CACHE_DIR_ENV, "");
+        assert!(cache_dir().ends_with(".cache/mmtool"));
+        std::env::remove_var(CACHE_DIR_ENV);
     }
 }

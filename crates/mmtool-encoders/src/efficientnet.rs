@@ -373,11 +373,7 @@ impl EfficientNet {
     /// Where `scripts/fetch-weights.sh efficientnet` puts the weights:
     /// `$MMTOOL_CACHE/models/efficientnet` (default `~/.cache/mmtool`).
     pub fn default_dir() -> PathBuf {
-        let cache = std::env::var_os("MMTOOL_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mmtool")))
-            .unwrap_or_else(|| PathBuf::from(".cache/mmtool"));
-        cache.join("models").join("efficientnet")
+        mmtool_data::cache_dir().join("models").join("efficientnet")
     }
 
     /// Loads Lite0 from `dir/model.safetensors` (written by

@@ -82,10 +82,7 @@ impl Perceiver {
 
     /// `$MMTOOL_CACHE`, default `~/.cache/mmtool`.
     pub fn default_cache_dir() -> PathBuf {
-        std::env::var_os("MMTOOL_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mmtool")))
-            .unwrap_or_else(|| PathBuf::from(".cache/mmtool"))
+        mmtool_data::cache_dir()
     }
 
     fn image_encoder(&self) -> Result<&EfficientNet> {

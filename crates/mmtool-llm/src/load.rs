@@ -250,17 +250,7 @@ pub fn default_backbone() -> PathBuf {
     cache_dir().join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
-pub fn cache_dir() -> PathBuf {
-    match std::env::var_os("MMTOOL_CACHE") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."));
-            home.join(".cache/mmtool")
-        }
-    }
-}
+pub use mmtool_data::cache_dir;
 
 #[cfg(test)]
 mod tests {

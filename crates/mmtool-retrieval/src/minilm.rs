@@ -21,15 +21,7 @@ const BATCH: usize = 32;
 
 /// `$MMTOOL_CACHE` or `~/.cache/mmtool`.
 pub fn cache_root() -> PathBuf {
-    match std::env::var_os("MMTOOL_CACHE") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."));
-            home.join(".cache").join("mmtool")
-        }
-    }
+    mmtool_data::cache_dir()
 }
 
 /// Where `scripts/fetch-weights.sh` puts the MiniLM weights.
