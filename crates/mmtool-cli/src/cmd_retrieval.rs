@@ -209,6 +209,16 @@ fn prepare(cfg: &RetrievalConfig) -> Result<Prepared> {
 }
 
 impl Prepared {
+    /// Card-text and instruction-centroid embeddings for every catalog tool.
+    fn card_parts(
+        &mut self,
+        catalog: &Catalog,
+        items: &[Item],
+        max_per_tool: usize,
+    ) -> Result<CardParts> {
+        CardParts::build(&self.model, &mut self.store, catalog, items, max_per_tool)
+    }
+
     fn embed_items(&mut self, items: &[Item], what: &str) -> Result<Vec<f32>> {
         let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
         let e = self.store.get_or_embed(&self.model, &texts, what)?;
@@ -331,13 +341,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
             let cfg = RetrievalConfig::default();
             let mut prep = prepare(&cfg)?;
-            let parts = CardParts::build(
-                &prep.model,
-                &mut prep.store,
-                &catalog,
-                &train_items,
-                max_per_tool,
-            )?;
+            let parts = prep.card_parts(&catalog, &train_items, max_per_tool)?;
             let qs = prep.embed_items(&dev, "dev queries")?;
             println!(
                 "dev split: {} items (train part {})",
@@ -379,13 +383,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let (train_items, dev) =
                 dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
             let mut prep = prepare(&cfg)?;
-            let parts = CardParts::build(
-                &prep.model,
-                &mut prep.store,
-                &catalog,
-                &train_items,
-                knobs.max_per_tool,
-            )?;
+            let parts = prep.card_parts(&catalog, &train_items, knobs.max_per_tool)?;
             let ix = CardIndex::from_parts(&catalog, &parts, knobs.card_weight);
             let qs = prep.embed_items(&dev, "dev queries")?;
             let ks = [1, 10, 50];
@@ -444,13 +442,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 );
             }
             let mut prep = prepare(&cfg)?;
-            let parts = CardParts::build(
-                &prep.model,
-                &mut prep.store,
-                &catalog,
-                &training,
-                knobs.max_per_tool,
-            )?;
+            let parts = prep.card_parts(&catalog, &training, knobs.max_per_tool)?;
             let ix = CardIndex::from_parts(&catalog, &parts, knobs.card_weight);
             let qs = prep.embed_items(&test, "test queries")?;
             let ks = [1, 5, 10, 50];
