@@ -16,26 +16,53 @@ pub const TRAINING_FILES: [&str; 3] = ["train_synth.json", "train_audio.json", "
 /// Names accepted by `--backend`.
 pub const BACKENDS: [&str; 3] = ["bm25", "retrieval", "mllm"];
 
+/// Shortlist size of the mllm backend (retrieval's top-N), chosen on a dev
+/// split of the training files (docs/llm.md).
+pub const DEFAULT_SHORTLIST: usize = 20;
+/// Weight of the retrieval cosine in the mllm backend's fused score, chosen
+/// with the shortlist size.
+pub const DEFAULT_FUSION_WEIGHT: f32 = 10.0;
+
+/// Settings of the mllm backend.
+#[derive(Debug, Clone)]
+pub struct MllmFlags {
+    /// Adapter directory (default: the repository's `adapters/default`).
+    pub adapter: Option<PathBuf>,
+    /// Free generation as in the paper.
+    pub unconstrained: bool,
+    /// Retrieval shortlist size (0 = whole catalog).
+    pub shortlist: usize,
+    /// Weight of the retrieval score in the fused ranking.
+    pub fusion_weight: f32,
+}
+
+impl Default for MllmFlags {
+    fn default() -> Self {
+        MllmFlags {
+            adapter: None,
+            unconstrained: false,
+            shortlist: DEFAULT_SHORTLIST,
+            fusion_weight: DEFAULT_FUSION_WEIGHT,
+        }
+    }
+}
+
 pub struct Context {
     data_dir_flag: Option<PathBuf>,
-    mllm_adapter: Option<PathBuf>,
-    mllm_unconstrained: bool,
+    mllm: MllmFlags,
 }
 
 impl Context {
     pub fn new(data_dir_flag: Option<PathBuf>) -> Self {
         Context {
             data_dir_flag,
-            mllm_adapter: None,
-            mllm_unconstrained: false,
+            mllm: MllmFlags::default(),
         }
     }
 
-    /// Settings of the mllm backend: adapter directory (default: the
-    /// repository's `adapters/default`) and free generation.
-    pub fn with_mllm(mut self, adapter: Option<PathBuf>, unconstrained: bool) -> Self {
-        self.mllm_adapter = adapter;
-        self.mllm_unconstrained = unconstrained;
+    /// Settings of the mllm backend.
+    pub fn with_mllm(mut self, flags: MllmFlags) -> Self {
+        self.mllm = flags;
         self
     }
 
@@ -43,12 +70,13 @@ impl Context {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         mmtool_llm::backend::MllmOptions {
             adapter: self
-                .mllm_adapter
+                .mllm
+                .adapter
                 .clone()
                 .or_else(|| mmtool_llm::backend::default_adapter(Path::new(".")))
                 .or_else(|| mmtool_llm::backend::default_adapter(&repo)),
             backbone: None,
-            unconstrained: self.mllm_unconstrained,
+            unconstrained: self.mllm.unconstrained,
         }
     }
 
@@ -93,10 +121,26 @@ impl Context {
             }
             "mllm" => {
                 let catalog = self.catalog()?;
-                Ok(Box::new(mmtool_llm::backend::MllmRecommender::build(
-                    catalog,
+                let mllm = mmtool_llm::backend::MllmRecommender::build(
+                    catalog.clone(),
                     &self.mllm_options(),
-                )?))
+                )?;
+                if self.mllm.shortlist == 0 || self.mllm.unconstrained {
+                    return Ok(Box::new(mllm));
+                }
+                let training = self.training_items()?;
+                let retrieval = Arc::new(mmtool_retrieval::RetrievalRecommender::open(
+                    catalog,
+                    &training,
+                    &mmtool_retrieval::RetrievalConfig::default(),
+                )?);
+                let n = self.mllm.shortlist;
+                Ok(Box::new(mllm.with_shortlist(
+                    mmtool_llm::backend::Shortlist {
+                        candidates: Arc::new(move |q| retrieval.candidates(q, n)),
+                        weight: self.mllm.fusion_weight,
+                    },
+                )))
             }
             other => anyhow::bail!(
                 "unknown backend {other:?}; available: {}",

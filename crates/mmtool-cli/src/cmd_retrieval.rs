@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use mmtool_catalog::Catalog;
+use mmtool_catalog::{Catalog, UNKNOWN_ID};
 use mmtool_data::{load_items, Item, LoadOptions, Modality};
 use mmtool_retrieval::adapter::{adapter_path, train, Adapter, Pairs, TrainConfig};
 use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
 use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
 use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
-use mmtool_retrieval::recommender::rank_with;
+use mmtool_retrieval::recommender::{rank_with, shortlist_by};
 use mmtool_retrieval::search::top_n;
 use mmtool_retrieval::store::EmbeddingStore;
 use mmtool_retrieval::{CardIndex, RetrievalConfig, RetrievalRecommender};
@@ -321,15 +321,40 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             store.save()?;
             let qs = r.adapt(raw)?;
             let m = metrics(r.index(), &qs, &items, knobs.mismatch_penalty, &ks);
+            let which = if r.has_adapter() {
+                "fine-tuned"
+            } else {
+                "base"
+            };
+            println!("{} [{which}] {}", data.display(), m.line());
+            // What the mllm backend's candidate set holds: the top k-1 plus `unknown`.
+            let mods: Vec<Modality> = items.iter().map(|i| i.modality).collect();
+            let full = rank_all(
+                r.index(),
+                &qs,
+                &mods,
+                knobs.mismatch_penalty,
+                r.index().len(),
+            );
+            let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
+            let recall: Vec<(usize, f64)> = ks
+                .iter()
+                .map(|&k| {
+                    let lists: Vec<Vec<String>> = full
+                        .iter()
+                        .map(|l| shortlist_by(l.clone(), k, |id| id == UNKNOWN_ID))
+                        .collect();
+                    (k, Metrics::compute(&lists, &gold, &[k]).at(k).unwrap_or(0.))
+                })
+                .collect();
             println!(
-                "{} [{}] {}",
+                "{} [{which}] shortlist (top k-1 + unknown) {}",
                 data.display(),
-                if r.has_adapter() {
-                    "fine-tuned"
-                } else {
-                    "base"
-                },
-                m.line()
+                Metrics {
+                    n: items.len(),
+                    recall
+                }
+                .line()
             );
         }
         RetrievalCommand::Tune {
@@ -403,6 +428,19 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             println!("dev before: {}", before.line());
             println!("dev after:  {}", after.line());
             let path = adapter_path(&cfg.cache_dir);
+            // A worse adapter must not silently replace the base retriever
+            // that every backend then uses.
+            if after.at(10).unwrap_or(0.) <= before.at(10).unwrap_or(0.) {
+                println!(
+                    "dev R@10 did not improve: adapter not saved{}",
+                    if path.exists() {
+                        format!(" ({} is left as it was)", path.display())
+                    } else {
+                        String::new()
+                    }
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let info = HashMap::from([
                 ("epochs".to_string(), train.epochs.to_string()),
                 ("lr".to_string(), train.lr.to_string()),
@@ -484,7 +522,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                     .chunks(dim)
                     .map(|q| {
                         let t = Instant::now();
-                        std::hint::black_box(top_n(&m, dim, q, 50, |_| 0.0));
+                        std::hint::black_box(top_n(&m, dim, q, 50, &|_| 0.0));
                         t.elapsed().as_secs_f64() * 1e3
                     })
                     .collect();

@@ -40,6 +40,15 @@ struct Cli {
     #[arg(long, global = true)]
     unconstrained: bool,
 
+    /// mllm backend: choose among the retrieval stage's N best tools (0 = the whole catalog).
+    #[arg(long, global = true, value_name = "N", default_value_t = backends::DEFAULT_SHORTLIST)]
+    shortlist: usize,
+
+    /// mllm backend: weight of the retrieval score added to the MLLM's log-likelihood of each
+    /// shortlisted tool (0 = the MLLM alone decides among the shortlist).
+    #[arg(long, global = true, value_name = "W", default_value_t = backends::DEFAULT_FUSION_WEIGHT)]
+    fusion_weight: f32,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -78,7 +87,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let ctx = backends::Context::new(cli.data_dir).with_mllm(cli.adapter, cli.unconstrained);
+    let ctx = backends::Context::new(cli.data_dir).with_mllm(backends::MllmFlags {
+        adapter: cli.adapter,
+        unconstrained: cli.unconstrained,
+        shortlist: cli.shortlist,
+        fusion_weight: cli.fusion_weight,
+    });
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),
         Command::Predict(a) => cmd_recommend::predict(&ctx, a),

@@ -16,8 +16,18 @@ use crate::llama::{LoraConfig, Mllm};
 use crate::load::BaseModel;
 use crate::prompt::PromptEncoder;
 
-/// Restricts the candidate ids for a query (e.g. a retrieval stage's top-n).
-pub type CandidateFn = dyn Fn(&Query) -> Result<Vec<String>> + Send + Sync;
+/// A first stage's shortlist for a query (e.g. retrieval's top-n), with its
+/// scores (higher is better).
+pub type CandidateFn = dyn Fn(&Query) -> Result<Vec<Scored>> + Send + Sync;
+
+/// How the MLLM uses a first stage's shortlist.
+#[derive(Clone)]
+pub struct Shortlist {
+    pub candidates: Arc<CandidateFn>,
+    /// Weight of the first stage's score added to the MLLM's log-likelihood
+    /// of each candidate (0 = the MLLM alone chooses among the candidates).
+    pub weight: f32,
+}
 
 /// Options for building the backend.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +48,7 @@ pub struct MllmRecommender {
     targets: Vec<Vec<u32>>,
     trie: Trie,
     unconstrained: bool,
-    candidates: Option<Arc<CandidateFn>>,
+    shortlist: Option<Shortlist>,
 }
 
 impl MllmRecommender {
@@ -97,14 +107,75 @@ impl MllmRecommender {
             targets,
             trie,
             unconstrained,
-            candidates: None,
+            shortlist: None,
         })
     }
 
-    /// Ranks only the ids `f` returns for each query (unknown ids are ignored).
-    pub fn with_candidates(mut self, f: Arc<CandidateFn>) -> Self {
-        self.candidates = Some(f);
+    /// Ranks only the ids the shortlist returns for each query (unknown ids
+    /// are ignored), fusing their first-stage scores when its weight is not 0.
+    pub fn with_shortlist(mut self, shortlist: Shortlist) -> Self {
+        self.shortlist = Some(shortlist);
         self
+    }
+
+    /// Exact log-likelihood of each listed catalog id as the answer, best
+    /// first (ids not in the catalog are dropped). A beam as wide as the list
+    /// never prunes, so every candidate gets its full score.
+    pub fn score_ids(
+        &self,
+        query: &Query,
+        media: Option<&Tensor>,
+        ids: &[String],
+    ) -> Result<Vec<(String, f32)>> {
+        let prompt = self
+            .enc
+            .prompt(&query.instruction, query.modality, media.is_some())?;
+        let (lp, cache) = prefill(&self.model, &prompt, media)?;
+        let (trie, idx) = self.sub_trie(ids)?;
+        if idx.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = beam_search(&self.model, &trie, &lp, &cache, idx.len())?;
+        let cards = self.catalog.cards();
+        Ok(found
+            .into_iter()
+            .map(|(c, logp)| (cards[idx[c]].id.clone(), logp))
+            .collect())
+    }
+
+    fn sub_trie(&self, ids: &[String]) -> Result<(Trie, Vec<usize>)> {
+        let mut idx: Vec<usize> = ids
+            .iter()
+            .filter_map(|id| self.catalog.position(id))
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let seqs: Vec<Vec<u32>> = idx.iter().map(|&i| self.targets[i].clone()).collect();
+        Ok((Trie::new(&seqs)?, idx))
+    }
+
+    /// Ranks the shortlist by MLLM log-likelihood + `weight` x first-stage
+    /// score; the reported scores are a softmax over the shortlist.
+    pub fn recommend_fused(
+        &self,
+        query: &Query,
+        k: usize,
+        media: Option<&Tensor>,
+        prior: &[Scored],
+        weight: f32,
+    ) -> Result<Recommendation> {
+        let ids: Vec<String> = prior.iter().map(|s| s.id.clone()).collect();
+        let scored = self.score_ids(query, media, &ids)?;
+        let prior: std::collections::HashMap<&str, f32> =
+            prior.iter().map(|s| (s.id.as_str(), s.score)).collect();
+        let fused = fuse(&scored, &prior, weight);
+        let ranked: Vec<Scored> = fused.into_iter().take(k.max(1)).collect();
+        let raw = ranked.first().map(|s| format_response(&s.id));
+        Ok(Recommendation {
+            ranked,
+            raw,
+            findings: None,
+        })
     }
 
     /// Recommends with an optional media embedding (`[media_dim]`) for the
@@ -143,17 +214,11 @@ impl MllmRecommender {
                 (0..self.targets.len()).collect(),
             ),
             Some(list) => {
-                let mut idx: Vec<usize> = list
-                    .iter()
-                    .filter_map(|id| self.catalog.position(id))
-                    .collect();
-                idx.sort_unstable();
-                idx.dedup();
+                let (trie, idx) = self.sub_trie(list)?;
                 if idx.is_empty() {
                     return Ok(Recommendation::default());
                 }
-                let seqs: Vec<Vec<u32>> = idx.iter().map(|&i| self.targets[i].clone()).collect();
-                (std::borrow::Cow::Owned(Trie::new(&seqs)?), idx)
+                (std::borrow::Cow::Owned(trie), idx)
             }
         };
         let found = beam_search(&self.model, &trie, &lp, &cache, k)?;
@@ -192,16 +257,86 @@ impl Recommender for MllmRecommender {
     }
 
     fn recommend(&self, query: &Query, k: usize) -> Result<Recommendation> {
-        let among = match &self.candidates {
-            Some(f) => Some(f(query)?),
-            None => None,
-        };
-        self.recommend_with(query, k, None, among.as_deref())
+        match &self.shortlist {
+            Some(sl) if !self.unconstrained => {
+                let prior = (sl.candidates)(query)?;
+                if sl.weight == 0.0 {
+                    let ids: Vec<String> = prior.into_iter().map(|s| s.id).collect();
+                    self.recommend_with(query, k, None, Some(&ids))
+                } else {
+                    self.recommend_fused(query, k, None, &prior, sl.weight)
+                }
+            }
+            _ => self.recommend_with(query, k, None, None),
+        }
     }
+}
+
+/// Fuses MLLM log-likelihoods with first-stage scores: `logp + weight x
+/// prior` (a candidate missing from `prior` gets the lowest prior), best
+/// first, reported as a softmax over the candidates. Ties keep `scored` order.
+pub fn fuse(
+    scored: &[(String, f32)],
+    prior: &std::collections::HashMap<&str, f32>,
+    weight: f32,
+) -> Vec<Scored> {
+    let floor = prior.values().copied().fold(f32::INFINITY, f32::min);
+    let floor = if floor.is_finite() { floor } else { 0.0 };
+    let mut z: Vec<(String, f32)> = scored
+        .iter()
+        .map(|(id, lp)| {
+            let p = prior.get(id.as_str()).copied().unwrap_or(floor);
+            (id.clone(), lp + weight * p)
+        })
+        .collect();
+    z.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let max = z.first().map(|x| x.1).unwrap_or(0.0);
+    let sum: f32 = z.iter().map(|x| (x.1 - max).exp()).sum();
+    z.into_iter()
+        .map(|(id, v)| Scored {
+            id,
+            score: (v - max).exp() / sum,
+        })
+        .collect()
 }
 
 /// The default adapter shipped with the repository, if present.
 pub fn default_adapter(repo_root: &Path) -> Option<PathBuf> {
     let p = repo_root.join("adapters/default");
     p.join(checkpoint::RECORD_FILE).exists().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn ids(v: &[Scored]) -> Vec<&str> {
+        v.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn fusion_weight_zero_keeps_the_mllm_order_and_scores_sum_to_one() {
+        let scored = vec![("a".to_string(), -1.0), ("b".to_string(), -2.0)];
+        let prior = HashMap::from([("a", 0.1f32), ("b", 0.9)]);
+        let f = fuse(&scored, &prior, 0.0);
+        assert_eq!(ids(&f), vec!["a", "b"]);
+        let sum: f32 = f.iter().map(|s| s.score).sum();
+        assert!((sum - 1.0).abs() < 1e-6);
+        // e^-1 / (e^-1 + e^-2)
+        assert!((f[0].score - 0.731_058_6).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_heavy_prior_overturns_the_mllm_and_missing_priors_get_the_floor() {
+        let scored = vec![
+            ("a".to_string(), -1.0),
+            ("b".to_string(), -2.0),
+            ("c".to_string(), -1.5),
+        ];
+        let prior = HashMap::from([("a", 0.1f32), ("b", 0.9)]);
+        // b: -2 + 10*0.9 = 7; a: -1 + 1 = 0; c (floor 0.1): -1.5 + 1 = -0.5
+        assert_eq!(ids(&fuse(&scored, &prior, 10.0)), vec!["b", "a", "c"]);
+        assert!(fuse(&[], &prior, 1.0).is_empty());
+    }
 }

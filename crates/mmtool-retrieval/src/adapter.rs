@@ -252,7 +252,7 @@ mod tests {
         let hits = |qs: &[f32]| {
             qs.chunks(3)
                 .zip(&targets)
-                .filter(|(q, &t)| top_n(&docs, 3, q, 1, |_| 0.0)[0].0 == t)
+                .filter(|(q, &t)| top_n(&docs, 3, q, 1, &|_| 0.0)[0].0 == t)
                 .count()
         };
         assert_eq!(hits(&queries), 0);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use mmtool_catalog::Catalog;
+use mmtool_catalog::{Catalog, UNKNOWN_ID};
 use mmtool_data::{Item, Modality};
 use mmtool_recommend::{Query, Recommendation, Recommender, Scored};
 
@@ -124,12 +124,38 @@ impl RetrievalRecommender {
         rank_with(&self.index, query_vec, modality, self.mismatch_penalty, n)
     }
 
-    /// The `n` tools closest to the query, best first: the shortlist a
-    /// heavier backend (the MLLM) can restrict its choice to.
+    /// The shortlist a heavier backend (the MLLM) restricts its choice to:
+    /// the `n` tools closest to the query, best first, with `unknown` always
+    /// among them (see [`shortlist`]).
     pub fn candidates(&self, query: &Query, n: usize) -> Result<Vec<Scored>> {
         let q = self.embed_queries(&[query.instruction.as_str()])?;
-        Ok(self.rank(&q, query.modality, n))
+        Ok(shortlist(
+            self.rank(&q, query.modality, self.index.len()),
+            n,
+        ))
     }
+}
+
+/// The first `n` of a full ranking, with the last place given to
+/// `unknown` (no tool fits) when it is not already in. Similarity to a card
+/// cannot rank "nothing fits" (its requests share no wording), so the
+/// second stage, which is trained to answer `unknown`, must always be able
+/// to choose it. `unknown` keeps its own score.
+pub fn shortlist(ranked: Vec<Scored>, n: usize) -> Vec<Scored> {
+    shortlist_by(ranked, n, |s| s.id == UNKNOWN_ID)
+}
+
+/// [`shortlist`] over any ranked list, `is_unknown` telling which entry is `unknown`.
+pub fn shortlist_by<T>(mut ranked: Vec<T>, n: usize, is_unknown: impl Fn(&T) -> bool) -> Vec<T> {
+    match ranked.iter().position(is_unknown) {
+        Some(p) if p >= n && n > 0 => {
+            let unknown = ranked.swap_remove(p);
+            ranked.truncate(n - 1);
+            ranked.push(unknown);
+        }
+        _ => ranked.truncate(n),
+    }
+    ranked
 }
 
 /// Ranks `index` for a query vector with the modality penalty.
@@ -140,7 +166,7 @@ pub fn rank_with(
     penalty: f32,
     n: usize,
 ) -> Vec<Scored> {
-    top_n(&index.matrix, index.dim, query_vec, n, |i| {
+    top_n(&index.matrix, index.dim, query_vec, n, &|i| {
         if index.modalities[i] == modality {
             0.0
         } else {
@@ -180,6 +206,34 @@ mod tests {
     use crate::index::CardParts;
     use crate::minilm::tests::tiny;
     use crate::store::EmbeddingStore;
+
+    fn scored(ids: &[&str]) -> Vec<Scored> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| Scored {
+                id: id.to_string(),
+                score: 1.0 - i as f32 * 0.1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shortlist_always_holds_unknown_with_its_own_score() {
+        let full = scored(&["a", "b", "c", "d", UNKNOWN_ID, "e"]);
+        let s = shortlist(full.clone(), 3);
+        let ids: Vec<&str> = s.iter().map(|x| x.id.as_str()).collect();
+        assert_eq!(ids, vec!["a", "b", UNKNOWN_ID]);
+        assert!((s[2].score - 0.6).abs() < 1e-6);
+        // Already in: plain truncation.
+        let ids: Vec<String> = shortlist(full.clone(), 5)
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
+        assert_eq!(ids, vec!["a", "b", "c", "d", UNKNOWN_ID]);
+        assert!(shortlist(full.clone(), 0).is_empty());
+        // No unknown in the ranking (a catalog without it): plain truncation.
+        assert_eq!(shortlist(scored(&["a", "b", "c"]), 2).len(), 2);
+    }
 
     fn backend(penalty: f32) -> RetrievalRecommender {
         let cat = Arc::new(catalog());

@@ -4,8 +4,10 @@
 //! sizes the exact scan is well under the latency target.
 
 /// Dot product, written so that the compiler vectorises it (8 independent
-/// accumulators break the add dependency chain).
-#[inline]
+/// accumulators break the add dependency chain). Not `#[inline]` and not
+/// generic on purpose: its machine code is then always this crate's
+/// optimised build, never a copy compiled at a caller's debug level (that
+/// made the scan 100x slower when called from an unoptimised crate).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let ca = a.chunks_exact(8);
@@ -17,6 +19,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in ca.zip(cb) {
+        let x: &[f32; 8] = x.try_into().expect("chunks of 8");
+        let y: &[f32; 8] = y.try_into().expect("chunks of 8");
         for i in 0..8 {
             acc[i] += x[i] * y[i];
         }
@@ -26,12 +30,14 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// The `n` best rows for `query` as (row, score), best first; `bias(row)`
 /// is added to each cosine (e.g. a modality penalty). Ties go to the lower row.
+/// `bias` is a trait object so that this function is never instantiated in
+/// (and compiled at the optimisation level of) a calling crate.
 pub fn top_n(
     matrix: &[f32],
     dim: usize,
     query: &[f32],
     n: usize,
-    bias: impl Fn(usize) -> f32,
+    bias: &dyn Fn(usize) -> f32,
 ) -> Vec<(usize, f32)> {
     assert_eq!(query.len(), dim, "query dimension");
     let mut scored: Vec<(usize, f32)> = matrix
@@ -71,11 +77,11 @@ mod tests {
         // rows: [1,0], [0,1], [0.6,0.8], [1,0]
         let m = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8, 1.0, 0.0];
         let q = [1.0, 0.0];
-        let r = top_n(&m, 2, &q, 3, |_| 0.0);
+        let r = top_n(&m, 2, &q, 3, &|_| 0.0);
         assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 3, 2]);
-        let r = top_n(&m, 2, &q, 2, |i| if i == 0 { -1.0 } else { 0.0 });
+        let r = top_n(&m, 2, &q, 2, &|i| if i == 0 { -1.0 } else { 0.0 });
         assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![3, 2]);
-        assert_eq!(top_n(&m, 2, &q, 100, |_| 0.0).len(), 4);
-        assert!(top_n(&m, 2, &q, 0, |_| 0.0).is_empty());
+        assert_eq!(top_n(&m, 2, &q, 100, &|_| 0.0).len(), 4);
+        assert!(top_n(&m, 2, &q, 0, &|_| 0.0).is_empty());
     }
 }
