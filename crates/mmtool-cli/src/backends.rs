@@ -66,6 +66,10 @@ impl Context {
         self
     }
 
+    pub fn mllm_flags(&self) -> &MllmFlags {
+        &self.mllm
+    }
+
     fn mllm_options(&self) -> mmtool_llm::backend::MllmOptions {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         mmtool_llm::backend::MllmOptions {

@@ -1,6 +1,7 @@
 //! `mmtool recommend` and `mmtool predict`.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -160,6 +161,32 @@ pub struct PredictArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Answer only every N-th item (1 = all), for a quicker estimate with slow backends.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub every: u32,
+}
+
+/// Answers already written to `<out>.partial` by an interrupted run of the
+/// same command (first line `header`): one JSON prediction per line, a torn
+/// last line ignored. A progress file of another command is an error, never
+/// silently mixed in.
+fn read_partial(path: &Path, header: &str) -> Result<Vec<Prediction>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut lines = text.lines();
+    match lines.next() {
+        None => Ok(Vec::new()),
+        Some(h) if h == header => Ok(lines
+            .map_while(|l| serde_json::from_str::<Prediction>(l).ok())
+            .collect()),
+        Some(_) => anyhow::bail!(
+            "{}: progress file of a different predict command (other backend, data or settings); \
+             delete it to start over",
+            path.display()
+        ),
+    }
 }
 
 pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
@@ -185,8 +212,46 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
             );
         }
     }
-    let items = load_items(&a.data, LoadOptions::default())?;
+    let items: Vec<_> = load_items(&a.data, LoadOptions::default())?
+        .into_iter()
+        .step_by(a.every as usize)
+        .collect();
     let backend = ctx.build_backend(&a.backend)?;
+    // Progress survives an interruption: each answer is appended to
+    // `<out>.partial`, and a rerun of the same command picks up from there.
+    let partial_path = PathBuf::from(format!("{}.partial", a.out.display()));
+    let header = serde_json::to_string(&serde_json::json!({
+        "mmtool_predict_progress": {
+            "backend": a.backend,
+            "data": a.data,
+            "top_k": a.top_k,
+            "every": a.every,
+            "mllm": format!("{:?}", ctx.mllm_flags()),
+        }
+    }))?;
+    let fresh = std::fs::metadata(&partial_path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
+    let mut out = read_partial(&partial_path, &header)?;
+    out.retain(|p| items.iter().any(|i| i.id == p.question_id));
+    let done: std::collections::HashSet<u64> = out.iter().map(|p| p.question_id).collect();
+    if !done.is_empty() {
+        eprintln!(
+            "resuming: {} of {} items already answered in {}",
+            done.len(),
+            items.len(),
+            partial_path.display()
+        );
+    }
+    let mut partial = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&partial_path)
+        .with_context(|| format!("{}: cannot write progress file", partial_path.display()))?;
+    if fresh {
+        writeln!(partial, "{header}")
+            .with_context(|| format!("{}: cannot write progress file", partial_path.display()))?;
+    }
     let pb = ProgressBar::new(items.len() as u64);
     pb.set_style(
         ProgressStyle::with_template(
@@ -194,12 +259,12 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
         )
         .expect("static template"),
     );
-    let mut out = Vec::with_capacity(items.len());
-    for item in &items {
+    pb.inc(done.len() as u64);
+    for item in items.iter().filter(|i| !done.contains(&i.id)) {
         let rec = backend
             .recommend(&Query::from_item(item), a.top_k as usize)
             .with_context(|| format!("{}: item id {}", a.data.display(), item.id))?;
-        out.push(Prediction {
+        let p = Prediction {
             question_id: item.id,
             questions: item.instruction.clone(),
             response: rec.response_text(),
@@ -212,11 +277,43 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
                     })
                     .collect(),
             ),
-        });
+        };
+        writeln!(partial, "{}", serde_json::to_string(&p)?)
+            .with_context(|| format!("{}: cannot write progress file", partial_path.display()))?;
+        out.push(p);
         pb.inc(1);
     }
+    // Keep the data file's order whatever order the answers came in.
+    let order: std::collections::HashMap<u64, usize> =
+        items.iter().enumerate().map(|(i, it)| (it.id, i)).collect();
+    out.sort_by_key(|p| order[&p.question_id]);
     pb.finish_and_clear();
     write_atomic(&a.out, &serde_json::to_vec_pretty(&out)?, a.force)?;
+    drop(partial);
+    let _ = std::fs::remove_file(&partial_path);
     eprintln!("wrote {} predictions to {}", out.len(), a.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_progress_is_read_back_and_a_foreign_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.json.partial");
+        assert!(
+            read_partial(&p, "H").unwrap().is_empty(),
+            "no file: nothing done"
+        );
+        let one = r#"{"question_id":3,"questions":"q","response":"{'api_name': 'a'}"}"#;
+        std::fs::write(&p, format!("H\n{one}\n{one}\n{{\"question_id\":4,\"resp")).unwrap();
+        let got = read_partial(&p, "H").unwrap();
+        assert_eq!(got.len(), 2, "the torn last line is dropped");
+        assert_eq!(got[0].question_id, 3);
+        let err = read_partial(&p, "other").unwrap_err().to_string();
+        assert!(err.contains("different predict command"), "{err}");
+        assert!(err.contains("p.json.partial"), "{err}");
+    }
 }

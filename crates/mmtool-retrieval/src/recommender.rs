@@ -24,8 +24,25 @@ pub struct RetrievalConfig {
     pub mismatch_penalty: f32,
     pub model_dir: PathBuf,
     pub cache_dir: PathBuf,
-    /// Use the fine-tuned query adapter when one is cached.
+    /// Use a fine-tuned query adapter: the one `mmtool retrieval train` left
+    /// in `cache_dir`, else `shipped_adapter`.
     pub use_adapter: bool,
+    /// The adapter that ships with the repository (`adapters/retrieval/`),
+    /// so that a fresh machine ranks as the measured figures say.
+    pub shipped_adapter: Option<PathBuf>,
+}
+
+/// Where the repository keeps its fine-tuned query adapter.
+pub const SHIPPED_ADAPTER: &str = "adapters/retrieval/adapter-minilm.safetensors";
+
+/// The shipped adapter: under the working directory, else under this
+/// source tree (a `cargo run` from elsewhere).
+pub fn shipped_adapter() -> Option<PathBuf> {
+    let here = PathBuf::from(SHIPPED_ADAPTER);
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(SHIPPED_ADAPTER);
+    [here, repo].into_iter().find(|p| p.exists())
 }
 
 impl Default for RetrievalConfig {
@@ -37,6 +54,7 @@ impl Default for RetrievalConfig {
             model_dir: default_model_dir(),
             cache_dir: default_cache_dir(),
             use_adapter: true,
+            shipped_adapter: shipped_adapter(),
         }
     }
 }
@@ -59,10 +77,15 @@ impl RetrievalRecommender {
         if rebuilt {
             tracing::info!("built the card index for {} tools", index.len());
         }
-        let adapter = if cfg.use_adapter {
-            Adapter::load_cached(&cfg.cache_dir, model.dim())?
-        } else {
-            None
+        let adapter = match (cfg.use_adapter, &cfg.shipped_adapter) {
+            (false, _) => None,
+            (true, shipped) => match Adapter::load_cached(&cfg.cache_dir, model.dim())? {
+                Some(a) => Some(a),
+                None => match shipped {
+                    Some(p) => Some(Adapter::load(p, model.dim())?),
+                    None => None,
+                },
+            },
         };
         Ok(Self::from_parts(
             catalog,
