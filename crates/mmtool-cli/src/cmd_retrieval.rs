@@ -21,6 +21,7 @@ use mmtool_retrieval::{CardIndex, RetrievalConfig, RetrievalRecommender};
 use rand::{Rng, SeedableRng};
 
 use crate::backends::Context;
+use mmtool_llm::backend::{MllmOptions, MllmRecommender, Shortlist};
 
 #[derive(Args, Clone)]
 pub struct Knobs {
@@ -133,6 +134,11 @@ pub enum RetrievalCommand {
         /// Seed that picks the held-out tools.
         #[arg(long, default_value_t = 7)]
         holdout_seed: u64,
+        /// Also measure the mllm backend on the same items, with this adapter (trained with the
+        /// same holdout: `mmtool train --config configs/unseen.toml`) choosing among the held-out
+        /// retriever's shortlist (--shortlist, --fusion-weight).
+        #[arg(long, value_name = "DIR")]
+        mllm_adapter: Option<PathBuf>,
         #[command(flatten)]
         knobs: Knobs,
         #[command(flatten)]
@@ -151,6 +157,23 @@ pub enum RetrievalCommand {
         #[arg(long, value_name = "FILE")]
         data: Option<PathBuf>,
     },
+}
+
+/// Refuses an mllm adapter that was not trained with this holdout: it would
+/// have seen the "unseen" tools.
+fn check_holdout(dir: &std::path::Path, share: f64, seed: u64) -> Result<()> {
+    let rec = mmtool_llm::checkpoint::read_record(dir)?;
+    let cfg = &rec.training["config"];
+    let got_share = cfg["holdout_share"].as_f64().unwrap_or(0.0);
+    let got_seed = cfg["holdout_seed"].as_u64().unwrap_or(7);
+    if (got_share - share).abs() > 1e-9 || got_seed != seed {
+        anyhow::bail!(
+            "{}: adapter trained with holdout share {got_share} seed {got_seed}, not share {share} seed {seed}; \
+             train one with `mmtool train --config configs/unseen.toml`",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn config(knobs: &Knobs, use_adapter: bool) -> RetrievalConfig {
@@ -458,9 +481,13 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             data,
             share,
             holdout_seed,
+            mllm_adapter,
             knobs,
             train,
         } => {
+            if let Some(dir) = &mllm_adapter {
+                check_holdout(dir, share, holdout_seed)?;
+            }
             let cfg = config(&knobs, false);
             let catalog: Arc<Catalog> = ctx.catalog()?;
             let held = holdout_tools(&catalog, share, holdout_seed);
@@ -501,6 +528,49 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             );
             println!("base:       {}", before.line());
             println!("fine-tuned: {}", after.line());
+            if let Some(dir) = mllm_adapter {
+                let flags = ctx.mllm_flags();
+                let retrieval = Arc::new(RetrievalRecommender::from_parts(
+                    catalog.clone(),
+                    prep.model,
+                    ix,
+                    Some(adapter),
+                    knobs.mismatch_penalty,
+                ));
+                let mllm = MllmRecommender::build(
+                    catalog.clone(),
+                    &MllmOptions {
+                        adapter: Some(dir.clone()),
+                        ..MllmOptions::default()
+                    },
+                )?;
+                let n = flags.shortlist.max(1);
+                let both = mllm.with_shortlist(Shortlist {
+                    candidates: Arc::new(move |q| retrieval.candidates(q, n)),
+                    weight: flags.fusion_weight,
+                });
+                let pb = indicatif::ProgressBar::new(test.len() as u64);
+                let (mut hit1, mut hit5) = (0usize, 0usize);
+                for it in &test {
+                    let r = mmtool_recommend::Recommender::recommend(
+                        &both,
+                        &mmtool_recommend::Query::from_item(it),
+                        5,
+                    )?;
+                    let pos = r.ranked.iter().position(|s| it.answers.contains(&s.id));
+                    hit1 += usize::from(pos == Some(0));
+                    hit5 += usize::from(pos.is_some());
+                    pb.inc(1);
+                }
+                pb.finish_and_clear();
+                println!(
+                    "mllm+retrieval ({}, shortlist {n}, fusion weight {}): accuracy {:.1}%, acc@5 {:.1}%",
+                    dir.display(),
+                    flags.fusion_weight,
+                    100. * hit1 as f64 / test.len() as f64,
+                    100. * hit5 as f64 / test.len() as f64
+                );
+            }
         }
         RetrievalCommand::Bench {
             cards,

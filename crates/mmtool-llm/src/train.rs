@@ -69,6 +69,9 @@ fn d_ckpt() -> usize {
 fn d_media() -> usize {
     512
 }
+fn d_holdout_seed() -> u64 {
+    7
+}
 fn d_true() -> bool {
     true
 }
@@ -123,6 +126,13 @@ pub struct TrainConfig {
     /// Compute the frozen layers below the first LoRA layer once per example.
     #[serde(default = "d_true")]
     pub cache_lower_layers: bool,
+    /// Share of the catalog's tools whose training items are all removed, for
+    /// the unseen-tools experiment (0 = none). The tools are the ones
+    /// `mmtool retrieval unseen --share S --holdout-seed N` holds out.
+    #[serde(default)]
+    pub holdout_share: f64,
+    #[serde(default = "d_holdout_seed")]
+    pub holdout_seed: u64,
     #[serde(default)]
     pub lora: LoraConfig,
 }
@@ -157,6 +167,9 @@ impl TrainConfig {
         // Written to reject NaN too.
         if self.lr.is_nan() || self.lr <= 0. || !(0.0..=1.0).contains(&self.min_lr_ratio) {
             return Err("lr must be positive and min_lr_ratio in [0, 1]".into());
+        }
+        if !(0.0..1.0).contains(&self.holdout_share) {
+            return Err("holdout_share must be in [0, 1)".into());
         }
         Ok(())
     }
@@ -414,9 +427,15 @@ pub fn split_items(
     cfg: &TrainConfig,
 ) -> (Vec<Item>, Vec<Item>, usize) {
     let before = items.len();
+    let held = if cfg.holdout_share > 0.0 {
+        mmtool_catalog::holdout_tools(catalog, cfg.holdout_share, cfg.holdout_seed)
+    } else {
+        Default::default()
+    };
     let mut items: Vec<Item> = items
         .into_iter()
         .filter(|i| catalog.contains(&i.answers[0]))
+        .filter(|i| !i.answers.iter().any(|a| held.contains(a)))
         .collect();
     let dropped = before - items.len();
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
@@ -512,7 +531,14 @@ pub fn run(cfg: TrainConfig, data_dir: &Path, resume: bool) -> Result<PathBuf> {
     }
     let (train_items, dev_items, dropped) = split_items(items, &catalog, &cfg);
     if dropped > 0 {
-        eprintln!("skipped {dropped} training items whose answer is not in the catalog");
+        eprintln!(
+            "skipped {dropped} training items whose answer is not in the catalog{}",
+            if cfg.holdout_share > 0.0 {
+                " or is a held-out tool"
+            } else {
+                ""
+            }
+        );
     }
     let t0 = Instant::now();
     let base = BaseModel::load(&cfg.backbone_path(), &dev)?;
@@ -698,4 +724,68 @@ fn bar(len: u64, what: &str) -> ProgressBar {
         .expect("static template"),
     );
     pb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mmtool_catalog::ToolCard;
+    use mmtool_data::Modality;
+
+    fn card(id: &str) -> ToolCard {
+        ToolCard {
+            id: id.into(),
+            task: "translation".into(),
+            domain: "nlp".into(),
+            input_modality: Modality::Text,
+            output_modality: "text".into(),
+            languages: vec![],
+            summary: "s".into(),
+            tags: vec![],
+            api_call: "x".into(),
+            confidence: "high".into(),
+        }
+    }
+
+    fn item(n: usize, answer: &str) -> Item {
+        Item {
+            id: n as u64,
+            source_id: None,
+            instruction: format!("request {n}"),
+            modality: Modality::Text,
+            media_path: None,
+            media_description: None,
+            answers: vec![answer.into()],
+            ambiguity: -1,
+            one_to_many: false,
+        }
+    }
+
+    #[test]
+    fn held_out_tools_lose_every_training_item_and_caps_hold() {
+        let ids: Vec<String> = (0..20).map(|i| format!("o/t{i}")).collect();
+        let catalog = Catalog::from_cards(ids.iter().map(|i| card(i)).collect()).unwrap();
+        let items: Vec<Item> = (0..200).map(|n| item(n, &ids[n % 20])).collect();
+        let mut cfg: TrainConfig = toml::from_str("").unwrap();
+        cfg.dev_size = 10;
+        cfg.max_per_tool = 3;
+        cfg.holdout_share = 0.25;
+        let held = mmtool_catalog::holdout_tools(&catalog, 0.25, cfg.holdout_seed);
+        assert_eq!(held.len(), 5);
+        let (train, dev, dropped) = split_items(items.clone(), &catalog, &cfg);
+        assert_eq!(dropped, 50, "10 items for each of the 5 held-out tools");
+        for it in train.iter().chain(&dev) {
+            assert!(!held.contains(&it.answers[0]), "{} leaked", it.answers[0]);
+        }
+        assert_eq!(dev.len(), 10);
+        let mut per: HashMap<&str, usize> = HashMap::new();
+        for it in &train {
+            *per.entry(it.answers[0].as_str()).or_default() += 1;
+        }
+        assert!(per.values().all(|&c| c <= 3));
+        // Without a holdout nothing is dropped and the split is the same as before.
+        cfg.holdout_share = 0.0;
+        let (_, _, dropped) = split_items(items, &catalog, &cfg);
+        assert_eq!(dropped, 0);
+    }
 }

@@ -2,12 +2,8 @@
 //! split carved from training data (for tuning), and the held-out tool set
 //! of the unseen-tools experiment.
 
-use std::collections::HashSet;
-
-use mmtool_catalog::{Catalog, UNKNOWN_ID};
 use mmtool_data::Item;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+
 use serde::Serialize;
 
 use crate::store::fnv1a;
@@ -75,19 +71,7 @@ pub fn dev_split(items: &[Item], dev_share: f64, seed: u64) -> (Vec<Item>, Vec<I
     })
 }
 
-/// A seeded random `share` of the catalog's tools (never `unknown`).
-pub fn holdout_tools(catalog: &Catalog, share: f64, seed: u64) -> HashSet<String> {
-    let mut ids: Vec<&str> = catalog
-        .cards()
-        .iter()
-        .map(|c| c.id.as_str())
-        .filter(|id| *id != UNKNOWN_ID)
-        .collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    ids.shuffle(&mut rng);
-    let n = ((ids.len() as f64) * share).round() as usize;
-    ids.into_iter().take(n).map(String::from).collect()
-}
+pub use mmtool_catalog::holdout_tools;
 
 #[cfg(test)]
 mod tests {
