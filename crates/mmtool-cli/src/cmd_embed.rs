@@ -22,11 +22,17 @@ pub struct EmbedArgs {
     /// Print JSON, including the embedding itself.
     #[arg(long)]
     pub json: bool,
+    /// Encode now even if the content-hash embedding cache (<cache>/embeddings) has this file.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 pub fn run(a: EmbedArgs) -> Result<ExitCode> {
     check_media_file(&a.file)?;
-    let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default());
+    let mut perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default());
+    if !a.no_cache {
+        perceiver = perceiver.with_embedding_cache(Perceiver::default_embedding_cache());
+    }
     let p = perceiver.perceive(&a.file, None)?;
     if a.json {
         let mut v = serde_json::to_value(&p)?;
@@ -48,8 +54,14 @@ pub fn run(a: EmbedArgs) -> Result<ExitCode> {
         println!("  language: {lang} ({:.1} %)", prob * 100.0);
     }
     println!(
-        "  decode {:.0} ms, encode {:.0} ms",
-        p.decode_ms, p.encode_ms
+        "  decode {:.0} ms, encode {:.0} ms{}",
+        p.decode_ms,
+        p.encode_ms,
+        if p.cached {
+            " (when first encoded; read from the embedding cache now, --no-cache to re-encode)"
+        } else {
+            ""
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -71,7 +71,8 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
     let perception = match &media {
         Some(p) => {
             check_media_file(p)?;
-            let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default());
+            let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
+                .with_embedding_cache(Perceiver::default_embedding_cache());
             Some(perceiver.perceive(p, Some(modality))?)
         }
         None => None,

@@ -15,7 +15,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use mmtool_data::Modality;
 use mmtool_media::{decode_audio, decode_image, decode_video, sniff, Limits};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::efficientnet::EfficientNet;
 use crate::whisper::Whisper;
@@ -27,21 +28,30 @@ pub const AUDIO_SR: u32 = 16_000;
 /// Whisper's window, in seconds.
 pub const AUDIO_WINDOW_S: f32 = 30.0;
 
+/// Names everything that shapes a cached perception besides the file's bytes
+/// (encoders, pooling rule, frame count, window). Change it when any of
+/// those change, and old cache entries stop matching.
+pub const PERCEPTION_VERSION: &str = "efficientnet-lite0+whisper-base/frames8/window30/v1";
+
 /// What the encoders found in one file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Perception {
     pub modality: Modality,
     /// Container/codec family as sniffed from the content.
     pub format: String,
     pub embedding: Vec<f32>,
     /// ImageNet top-5 (images, and the middle frame of a video).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<(String, f32)>,
     /// Spoken-language guesses (audio, and a video's audio track).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<(String, f32)>,
     pub decode_ms: f64,
     pub encode_ms: f64,
+    /// Read from the content-hash cache instead of encoded now (the timings
+    /// are then those of the original run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 impl Perception {
@@ -67,6 +77,8 @@ pub struct Perceiver {
     limits: Limits,
     image: OnceLock<EfficientNet>,
     audio: OnceLock<Whisper>,
+    /// Content-hash cache of perceptions, when enabled.
+    memo: Option<PathBuf>,
 }
 
 impl Perceiver {
@@ -77,7 +89,77 @@ impl Perceiver {
             limits,
             image: OnceLock::new(),
             audio: OnceLock::new(),
+            memo: None,
         }
+    }
+
+    /// Keeps each file's perception in `dir`, keyed by the SHA-256 of its
+    /// bytes and [`PERCEPTION_VERSION`], so a file is encoded once however
+    /// often (and under whatever name) it is seen again.
+    pub fn with_embedding_cache(mut self, dir: PathBuf) -> Self {
+        self.memo = Some(dir);
+        self
+    }
+
+    /// `<cache>/embeddings`, where the CLI keeps perceptions.
+    pub fn default_embedding_cache() -> PathBuf {
+        mmtool_data::cache_dir().join("embeddings")
+    }
+
+    /// The cache file for `path`'s content.
+    fn memo_path(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let Some(dir) = &self.memo else {
+            return Ok(None);
+        };
+        let mut f = std::fs::File::open(path)
+            .with_context(|| format!("{}: cannot open media file", path.display()))?;
+        let mut h = Sha256::new();
+        h.update(PERCEPTION_VERSION.as_bytes());
+        h.update([0u8]);
+        std::io::copy(&mut f, &mut h)
+            .with_context(|| format!("{}: cannot read media file", path.display()))?;
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Some(dir.join(format!("{hex}.json"))))
+    }
+
+    /// Decodes and encodes one file, or reads its earlier result from the
+    /// embedding cache. `expected`, when given, must match the sniffed
+    /// modality (an `--image` flag on an audio file is an error).
+    pub fn perceive(&self, path: &Path, expected: Option<Modality>) -> Result<Perception> {
+        let kind = sniff(path)?;
+        if let Some(e) = expected {
+            if e != kind.modality() {
+                anyhow::bail!(
+                    "{}: given as {e}, but the content is {} ({})",
+                    path.display(),
+                    kind.modality(),
+                    kind.format_name()
+                );
+            }
+        }
+        let memo = self.memo_path(path)?;
+        if let Some(m) = &memo {
+            // An unreadable or stale entry is only a lost shortcut: encode again.
+            if let Ok(text) = std::fs::read_to_string(m) {
+                match serde_json::from_str::<Perception>(&text) {
+                    Ok(mut p) if p.modality == kind.modality() => {
+                        p.cached = true;
+                        return Ok(p);
+                    }
+                    _ => tracing::warn!(
+                        "{}: unusable embedding cache entry, re-encoding",
+                        m.display()
+                    ),
+                }
+            }
+        }
+        let p = self.encode(path, expected)?;
+        if let Some(m) = &memo {
+            if let Err(e) = write_entry(m, &p) {
+                tracing::warn!("{}: cannot write embedding cache entry: {e:#}", m.display());
+            }
+        }
+        Ok(p)
     }
 
     /// `$MMTOOL_CACHE`, default `~/.cache/mmtool`.
@@ -107,9 +189,7 @@ impl Perceiver {
         Ok(self.audio.get_or_init(|| m))
     }
 
-    /// Decodes and encodes one file. `expected`, when given, must match the
-    /// sniffed modality (an `--image` flag on an audio file is an error).
-    pub fn perceive(&self, path: &Path, expected: Option<Modality>) -> Result<Perception> {
+    fn encode(&self, path: &Path, expected: Option<Modality>) -> Result<Perception> {
         let kind = sniff(path)?;
         let modality = kind.modality();
         if let Some(e) = expected {
@@ -179,8 +259,19 @@ impl Perceiver {
             languages,
             decode_ms,
             encode_ms,
+            cached: false,
         })
     }
+}
+
+/// Writes a cache entry through a temporary file, so a reader never sees half of one.
+fn write_entry(path: &Path, p: &Perception) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, serde_json::to_string(p)?.as_bytes())?;
+    tmp.persist(path)?;
+    Ok(())
 }
 
 fn ms(t: Instant) -> f64 {

@@ -90,3 +90,43 @@ fn wrong_flag_and_corrupt_files_are_clear_errors() {
     let msg = format!("{:#}", p.perceive(&junk, None).unwrap_err());
     assert!(msg.contains("junk.jpg"), "{msg}");
 }
+
+#[test]
+fn the_embedding_cache_encodes_each_content_once() {
+    let Some(p) = perceiver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let memo = dir.path().join("memo");
+    let p = p.with_embedding_cache(memo.clone());
+    let a = dir.path().join("a.png");
+    write_png(&a);
+    let first = p.perceive(&a, None).unwrap();
+    assert!(!first.cached);
+    let entries = || std::fs::read_dir(&memo).unwrap().count();
+    assert_eq!(entries(), 1);
+    // The same bytes under another name: read back, not encoded.
+    let b = dir.path().join("copy.bin");
+    std::fs::copy(&a, &b).unwrap();
+    let second = p.perceive(&b, Some(Modality::Image)).unwrap();
+    assert!(second.cached);
+    assert_eq!(second.embedding, first.embedding);
+    assert_eq!(second.labels, first.labels);
+    // The modality check still applies to a cached file.
+    assert!(p.perceive(&b, Some(Modality::Audio)).is_err());
+    // A corrupt entry is re-encoded and replaced.
+    let entry = std::fs::read_dir(&memo)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&entry, "{not json").unwrap();
+    let third = p.perceive(&a, None).unwrap();
+    assert!(!third.cached);
+    assert_eq!(third.embedding, first.embedding);
+    assert!(p.perceive(&a, None).unwrap().cached);
+    // Other content, other entry.
+    let w = dir.path().join("tone.wav");
+    write_wav(&w, 1.0);
+    assert!(!p.perceive(&w, None).unwrap().cached);
+    assert_eq!(entries(), 2);
+}
