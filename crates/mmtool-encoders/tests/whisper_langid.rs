@@ -112,8 +112,15 @@ const SPEECH: [(&str, &str, &str); 8] = [
     ),
 ];
 
-/// Top-1 language for each espeak-ng sample, as (expected code, predicted code).
+/// Top-1 language for each espeak-ng sample, as (expected code, predicted code); computed once
+/// for all tests of this file (each clip costs a full encoder pass).
 fn identify_all() -> Option<Vec<(&'static str, String)>> {
+    static ONCE: std::sync::OnceLock<Option<Vec<(&'static str, String)>>> =
+        std::sync::OnceLock::new();
+    ONCE.get_or_init(identify_all_uncached).clone()
+}
+
+fn identify_all_uncached() -> Option<Vec<(&'static str, String)>> {
     let Some(dir) = weights_dir() else {
         eprintln!("SKIP: Whisper weights not found (run scripts/fetch-weights.sh whisper)");
         return None;
