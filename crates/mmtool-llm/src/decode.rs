@@ -104,6 +104,31 @@ pub fn beam_search(
     let mut cache = cache.clone();
     let mut finished: Vec<(usize, f32)> = Vec::new();
     loop {
+        // A lone beam on a chain of single-child nodes (the shared
+        // `{'api_name': ` prefix of every id, or the rest of an id once it is
+        // the only live one) has nothing to choose: feed the whole chain in
+        // one forward pass instead of one pass per token. Same scores.
+        if beams.len() == 1 {
+            let chain = single_chain(trie, beams[0].0);
+            if chain.len() >= 2 {
+                let toks: Vec<u32> = chain.iter().map(|c| c.0).collect();
+                let mut score = beams[0].1 + logp[0][toks[0] as usize];
+                let pos = cache.len();
+                let ids = Tensor::new(toks.as_slice(), model.device())?.unsqueeze(0)?;
+                let h = model.embed_tokens(&ids)?;
+                let h =
+                    model.forward_layers(&h, 0..model.n_layers(), pos, Some(&mut cache), false)?;
+                let lp =
+                    candle_nn::ops::log_softmax(&model.logits(&h.squeeze(0)?, false)?, D::Minus1)?
+                        .to_vec2::<f32>()?;
+                for (i, &t) in toks.iter().enumerate().skip(1) {
+                    score += lp[i - 1][t as usize];
+                }
+                beams = vec![(chain[chain.len() - 1].1, score)];
+                logp = vec![lp[toks.len() - 1].clone()];
+                continue;
+            }
+        }
         let mut exp: Vec<(usize, u32, usize, f32)> = Vec::new();
         for (b, &(node, score)) in beams.iter().enumerate() {
             for (tok, child) in trie.children(node) {
@@ -142,6 +167,23 @@ pub fn beam_search(
     }
     finished.truncate(width);
     Ok(finished)
+}
+
+/// The tokens from `node` down a chain of nodes that each have exactly one
+/// child, stopping before a node where a candidate ends or the trie branches
+/// (both need the general step), as (token, node reached).
+fn single_chain(trie: &Trie, mut node: usize) -> Vec<(u32, usize)> {
+    let mut chain = Vec::new();
+    loop {
+        let mut ch = trie.children(node);
+        match (ch.next(), ch.next()) {
+            (Some((t, c)), None) if trie.terminal(c).is_none() => {
+                chain.push((t, c));
+                node = c;
+            }
+            _ => return chain,
+        }
+    }
 }
 
 /// Free greedy generation until the `\n###` stop, an end-of-text token or

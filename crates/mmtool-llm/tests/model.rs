@@ -301,6 +301,49 @@ fn constrained_decoding_never_leaves_the_candidates_and_scores_match() {
     }
 }
 
+/// Long single-child chains (a shared prefix, a lone tail) are fed in one pass; the scores must
+/// still be the teacher-forced log-likelihoods, for every beam width.
+#[test]
+fn chain_compressed_beam_scores_equal_teacher_forcing() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 8);
+    let m = model(&cfg, &b, lora(2, 0.), 4);
+    let cands: Vec<Vec<u32>> = vec![
+        vec![7, 8, 9, 10, 99],
+        vec![7, 8, 9, 11, 12, 13, 14, 99],
+        vec![7, 8, 9, 11, 15, 99],
+    ];
+    let trie = Trie::new(&cands).unwrap();
+    let prompt: Vec<u32> = vec![3, 1, 4, 1, 5, 9];
+    let p = Prompt {
+        ids: prompt.clone(),
+        media_slot: None,
+    };
+    let (lp, cache) = prefill(&m, &p, None).unwrap();
+    for width in 1..=3 {
+        let res = beam_search(&m, &trie, &lp, &cache, width).unwrap();
+        assert_eq!(res.len(), width);
+        for (c, score) in &res {
+            let mut all = prompt.clone();
+            all.extend(&cands[*c]);
+            let logits = m.forward_all(&ids(&all)).unwrap().squeeze(0).unwrap();
+            let lps = candle_nn::ops::log_softmax(&logits, D::Minus1)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let want: f32 = cands[*c]
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| lps[prompt.len() + i - 1][t as usize])
+                .sum();
+            assert!(
+                (want - score).abs() < 1e-3,
+                "width {width}, candidate {c}: beam {score} vs forced {want}"
+            );
+        }
+    }
+}
+
 #[test]
 fn tiny_model_overfits_sixteen_examples() {
     let cfg = tiny_cfg();
