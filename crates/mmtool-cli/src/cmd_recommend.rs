@@ -261,10 +261,13 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
         .expect("static template"),
     );
     pb.inc(done.len() as u64);
+    let mut latencies_ms: Vec<f64> = Vec::new();
     for item in items.iter().filter(|i| !done.contains(&i.id)) {
+        let t = Instant::now();
         let rec = backend
             .recommend(&Query::from_item(item), a.top_k as usize)
             .with_context(|| format!("{}: item id {}", a.data.display(), item.id))?;
+        latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let p = Prediction {
             question_id: item.id,
             questions: item.instruction.clone(),
@@ -293,6 +296,18 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     drop(partial);
     let _ = std::fs::remove_file(&partial_path);
     eprintln!("wrote {} predictions to {}", out.len(), a.out.display());
+    if !latencies_ms.is_empty() {
+        latencies_ms.sort_by(f64::total_cmp);
+        let q = |p: f64| latencies_ms[((latencies_ms.len() - 1) as f64 * p).round() as usize];
+        eprintln!(
+            "recommend latency over {} requests (backend {}, model loaded): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            latencies_ms.len(),
+            a.backend,
+            q(0.5),
+            q(0.95),
+            q(1.0)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
