@@ -16,12 +16,12 @@ pub const TRAINING_FILES: [&str; 3] = ["train_synth.json", "train_audio.json", "
 /// Names accepted by `--backend`.
 pub const BACKENDS: [&str; 3] = ["bm25", "retrieval", "mllm"];
 
-/// Shortlist size of the mllm backend (retrieval's top-N), chosen on a dev
-/// split of the training files (docs/llm.md).
-pub const DEFAULT_SHORTLIST: usize = 20;
-/// Weight of the retrieval cosine in the mllm backend's fused score, chosen
-/// with the shortlist size.
-pub const DEFAULT_FUSION_WEIGHT: f32 = 10.0;
+/// Shortlist size of the mllm backend (retrieval's top-N) and the weight of
+/// the retrieval cosine in its fused score: the best pair of a grid on
+/// training items neither stage saw (`examples/tune_fusion.rs`, docs/llm.md).
+/// With the current adapter that pair still trails retrieval alone.
+pub const DEFAULT_SHORTLIST: usize = 5;
+pub const DEFAULT_FUSION_WEIGHT: f32 = 100.0;
 
 /// Settings of the mllm backend.
 #[derive(Debug, Clone)]

@@ -41,8 +41,9 @@ pub struct RecommendArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Which recommender to use.
-    #[arg(long, default_value = "bm25")]
+    /// Which recommender to use: retrieval (MiniLM over tool cards; the most accurate measured, see
+    /// BENCHMARKS.md), bm25 (lexical, no model) or mllm (LLM + LoRA choosing among retrieval's shortlist).
+    #[arg(long, default_value = "retrieval")]
     pub backend: String,
 }
 
@@ -153,8 +154,9 @@ pub struct PredictArgs {
     /// Where to write the predictions (JSON list of {question_id, questions, response, ranked}).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Which recommender to use.
-    #[arg(long, default_value = "bm25")]
+    /// Which recommender to use: retrieval (MiniLM over tool cards; the most accurate measured, see
+    /// BENCHMARKS.md), bm25 (lexical, no model) or mllm (LLM + LoRA choosing among retrieval's shortlist).
+    #[arg(long, default_value = "retrieval")]
     pub backend: String,
     /// Length of each item's ranked list (for acc@k).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]

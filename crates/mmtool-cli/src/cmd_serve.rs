@@ -23,8 +23,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: SocketAddr,
-    /// Which recommender to load (once, at start-up).
-    #[arg(long, default_value = "bm25")]
+    /// Which recommender to load (once, at start-up): retrieval, bm25 or mllm.
+    #[arg(long, default_value = "retrieval")]
     pub backend: String,
     /// Largest request body accepted, in MiB (larger bodies get 413).
     #[arg(long, default_value_t = 50, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]

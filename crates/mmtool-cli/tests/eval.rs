@@ -176,7 +176,7 @@ fn predict_then_eval_round_trips_the_shared_record_type() {
     let fx = Fixture::new();
     let out = fx.path("preds.json");
     fx.cmd()
-        .args(["predict", "--top-k", "3", "--data"])
+        .args(["predict", "--backend", "bm25", "--top-k", "3", "--data"])
         .arg(fx.path("test.json"))
         .arg("--out")
         .arg(&out)

@@ -39,7 +39,7 @@ fn malformed_json_in_every_input_file() {
     );
     fails(
         fx.cmd()
-            .args(["predict", "--data"])
+            .args(["predict", "--backend", "bm25", "--data"])
             .arg(&bad)
             .arg("--out")
             .arg(fx.path("o.json")),
@@ -285,7 +285,7 @@ fn predict_refuses_to_clobber_without_force() {
     let out = fx.write("preds.json", "precious");
     fails(
         fx.cmd()
-            .args(["predict", "--data"])
+            .args(["predict", "--backend", "bm25", "--data"])
             .arg(fx.path("test.json"))
             .arg("--out")
             .arg(&out),
@@ -294,7 +294,7 @@ fn predict_refuses_to_clobber_without_force() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
     fx.cmd()
-        .args(["predict", "--force", "--data"])
+        .args(["predict", "--backend", "bm25", "--force", "--data"])
         .arg(fx.path("test.json"))
         .arg("--out")
         .arg(&out)
@@ -311,7 +311,7 @@ fn predict_checks_the_output_location_before_working() {
     let nested = fx.path("no-dir/preds.json");
     fails(
         fx.cmd()
-            .args(["predict", "--data"])
+            .args(["predict", "--backend", "bm25", "--data"])
             .arg(fx.path("test.json"))
             .arg("--out")
             .arg(&nested),
@@ -320,7 +320,7 @@ fn predict_checks_the_output_location_before_working() {
     );
     fails(
         fx.cmd()
-            .args(["predict", "--force", "--data"])
+            .args(["predict", "--backend", "bm25", "--force", "--data"])
             .arg(fx.path("test.json"))
             .arg("--out")
             .arg(fx.dir.path()),

@@ -61,7 +61,7 @@ function png(w, h) {
 
 function startServer() {
   return new Promise((resolveUrl, reject) => {
-    const proc = spawn(bin, ["serve", "--addr", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn(bin, ["serve", "--backend", "bm25", "--addr", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
     const timer = setTimeout(() => reject(new Error("server did not start within 120 s")), 120_000);
     let buf = "";
     proc.stdout.on("data", (d) => {
