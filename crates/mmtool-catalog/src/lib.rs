@@ -294,6 +294,24 @@ impl Catalog {
     }
 }
 
+/// A seeded random `share` of the catalog's tools (never `unknown`).
+pub fn holdout_tools(
+    catalog: &Catalog,
+    share: f64,
+    seed: u64,
+) -> std::collections::HashSet<String> {
+    let mut ids: Vec<&str> = catalog
+        .cards()
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| *id != UNKNOWN_ID)
+        .collect();
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    rand::seq::SliceRandom::shuffle(ids.as_mut_slice(), &mut rng);
+    let n = ((ids.len() as f64) * share).round() as usize;
+    ids.into_iter().take(n).map(String::from).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,22 +406,4 @@ mod tests {
             assert!(t.contains(w), "{t}");
         }
     }
-}
-
-/// A seeded random `share` of the catalog's tools (never `unknown`).
-pub fn holdout_tools(
-    catalog: &Catalog,
-    share: f64,
-    seed: u64,
-) -> std::collections::HashSet<String> {
-    let mut ids: Vec<&str> = catalog
-        .cards()
-        .iter()
-        .map(|c| c.id.as_str())
-        .filter(|id| *id != UNKNOWN_ID)
-        .collect();
-    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
-    rand::seq::SliceRandom::shuffle(ids.as_mut_slice(), &mut rng);
-    let n = ((ids.len() as f64) * share).round() as usize;
-    ids.into_iter().take(n).map(String::from).collect()
 }

@@ -77,6 +77,7 @@ pub use mmtool_catalog::holdout_tools;
 mod tests {
     use super::*;
     use crate::index::tests::{catalog, item};
+    use mmtool_catalog::UNKNOWN_ID;
 
     #[test]
     fn recall_counts_any_right_answer_within_k() {
