@@ -214,8 +214,11 @@ impl Recommender for RetrievalRecommender {
     }
 
     fn recommend(&self, query: &Query, k: usize) -> Result<Recommendation> {
+        // The plain ranking: the `unknown` slot is for a second stage's
+        // shortlist only (`candidates`), never the retrieval answer itself.
+        let q = self.embed_queries(&[query.instruction.as_str()])?;
         Ok(Recommendation {
-            ranked: self.candidates(query, k.max(1))?,
+            ranked: self.rank(&q, query.modality, k.max(1)),
             raw: None,
             findings: None,
         })
@@ -266,6 +269,36 @@ mod tests {
         let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
         let ix = CardIndex::from_parts(&cat, &parts, 1.0);
         RetrievalRecommender::from_parts(cat, m, ix, None, penalty)
+    }
+
+    #[test]
+    fn unknown_is_held_for_the_shortlist_not_forced_into_the_answer() {
+        use crate::index::tests::card;
+        let cat = Arc::new(
+            Catalog::from_cards(vec![
+                card("o/mt", Modality::Text, "translate text to french"),
+                card("o/up", Modality::Image, "make blurry photo sharp"),
+                card("o/asr", Modality::Audio, "speech to text"),
+                card(UNKNOWN_ID, Modality::Text, "no model can do errands"),
+            ])
+            .unwrap(),
+        );
+        let m = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
+        let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
+        let ix = CardIndex::from_parts(&cat, &parts, 1.0);
+        let r = RetrievalRecommender::from_parts(cat.clone(), m, ix, None, 0.0);
+        let q = Query::text(cat.get("o/mt").unwrap().search_text());
+        let answer = r.recommend(&q, 1).unwrap();
+        assert_eq!(answer.ranked.len(), 1);
+        assert_ne!(
+            answer.ranked[0].id, UNKNOWN_ID,
+            "the answer is the plain ranking"
+        );
+        let short = r.candidates(&q, 2).unwrap();
+        assert_eq!(short.len(), 2);
+        assert!(short.iter().any(|s| s.id == UNKNOWN_ID), "{short:?}");
     }
 
     #[test]
