@@ -8,7 +8,7 @@ use mmtool_llm::checkpoint;
 use mmtool_llm::decode::{beam_search, prefill, Trie};
 use mmtool_llm::llama::{KvCache, LoraConfig};
 use mmtool_llm::train::{batch_loss, AdamW, Example};
-use mmtool_llm::{BaseModel, Prompt};
+use mmtool_llm::{BaseModel, Mllm, Prompt};
 
 fn ids(v: &[u32]) -> Tensor {
     Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap()
@@ -246,6 +246,22 @@ fn checkpoint_round_trip() {
     );
 }
 
+/// Teacher-forced log-likelihood of `target` after `prompt`, from one full forward pass.
+fn forced_logp(m: &Mllm, prompt: &[u32], target: &[u32]) -> f32 {
+    let mut all = prompt.to_vec();
+    all.extend(target);
+    let logits = m.forward_all(&ids(&all)).unwrap().squeeze(0).unwrap();
+    let lps = candle_nn::ops::log_softmax(&logits, D::Minus1)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    target
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| lps[prompt.len() + i - 1][t as usize])
+        .sum()
+}
+
 /// Candidate targets: 4 "ids" of different lengths sharing prefixes, ending in a stop token.
 fn candidates() -> Vec<Vec<u32>> {
     vec![
@@ -278,18 +294,7 @@ fn constrained_decoding_never_leaves_the_candidates_and_scores_match() {
         assert!(res.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
         // Each score is the teacher-forced log-likelihood of its sequence.
         for (c, score) in &res {
-            let mut all = prompt.clone();
-            all.extend(&cands[*c]);
-            let logits = m.forward_all(&ids(&all)).unwrap().squeeze(0).unwrap();
-            let lps = candle_nn::ops::log_softmax(&logits, D::Minus1)
-                .unwrap()
-                .to_vec2::<f32>()
-                .unwrap();
-            let want: f32 = cands[*c]
-                .iter()
-                .enumerate()
-                .map(|(i, &t)| lps[prompt.len() + i - 1][t as usize])
-                .sum();
+            let want = forced_logp(&m, &prompt, &cands[*c]);
             assert!(
                 (want - score).abs() < 1e-3,
                 "candidate {c}: beam {score} vs forced {want}"
@@ -324,18 +329,7 @@ fn chain_compressed_beam_scores_equal_teacher_forcing() {
         let res = beam_search(&m, &trie, &lp, &cache, width).unwrap();
         assert_eq!(res.len(), width);
         for (c, score) in &res {
-            let mut all = prompt.clone();
-            all.extend(&cands[*c]);
-            let logits = m.forward_all(&ids(&all)).unwrap().squeeze(0).unwrap();
-            let lps = candle_nn::ops::log_softmax(&logits, D::Minus1)
-                .unwrap()
-                .to_vec2::<f32>()
-                .unwrap();
-            let want: f32 = cands[*c]
-                .iter()
-                .enumerate()
-                .map(|(i, &t)| lps[prompt.len() + i - 1][t as usize])
-                .sum();
+            let want = forced_logp(&m, &prompt, &cands[*c]);
             assert!(
                 (want - score).abs() < 1e-3,
                 "width {width}, candidate {c}: beam {score} vs forced {want}"
