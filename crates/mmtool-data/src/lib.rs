@@ -8,10 +8,12 @@
 //!
 //! Every error names the file and the item (index and id) it came from.
 
+mod atomic;
 mod item;
 mod modality;
 mod paths;
 
+pub use atomic::write_atomic;
 pub use item::{load_items, parse_items, Item, LoadOptions};
 pub use modality::Modality;
 pub use paths::{cache_dir, resolve_data_dir, CACHE_DIR_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR};

@@ -264,14 +264,12 @@ impl Perceiver {
     }
 }
 
-/// Writes a cache entry through a temporary file, so a reader never sees half of one.
+/// Writes a cache entry atomically, so a reader never sees half of one.
 fn write_entry(path: &Path, p: &Perception) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, serde_json::to_string(p)?.as_bytes())?;
-    tmp.persist(path)?;
-    Ok(())
+    Ok(mmtool_data::write_atomic(
+        path,
+        serde_json::to_string(p)?.as_bytes(),
+    )?)
 }
 
 fn ms(t: Instant) -> f64 {

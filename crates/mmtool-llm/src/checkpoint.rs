@@ -2,7 +2,6 @@
 //! record of how they were made. Both written atomically.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -28,22 +27,10 @@ pub struct AdapterRecord {
     pub training: serde_json::Value,
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
+/// Writes `bytes` to `path` atomically ([`mmtool_data::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create directory", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("{}: cannot replace: {}", path.display(), e.error))?;
-    Ok(())
+    mmtool_data::write_atomic(path, bytes)
+        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 /// Serialises named tensors to safetensors bytes.

@@ -3,7 +3,6 @@
 //! helpers the index and adapter files share. Every write is atomic.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -56,26 +55,10 @@ pub(crate) fn write_safetensors(
     write_atomic(path, &bytes)
 }
 
-/// Writes a file via a temp file in the same directory and a rename.
+/// Writes a file atomically ([`mmtool_data::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create directory", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("{}: cannot create a temp file", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| {
-        format!(
-            "{}: cannot move the finished file into place",
-            path.display()
-        )
-    })?;
-    Ok(())
+    mmtool_data::write_atomic(path, bytes)
+        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 /// A safetensors file read into memory.
