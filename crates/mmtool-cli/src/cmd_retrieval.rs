@@ -10,11 +10,12 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use mmtool_catalog::{Catalog, UNKNOWN_ID};
 use mmtool_data::{load_items, Item, LoadOptions, Modality};
+use mmtool_recommend::Query;
 use mmtool_retrieval::adapter::{adapter_path, train, Adapter, Pairs, TrainConfig};
 use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
 use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
 use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
-use mmtool_retrieval::recommender::{rank_with, shortlist_by};
+use mmtool_retrieval::recommender::{rank_with, shortlist_by, Scoring};
 use mmtool_retrieval::search::top_n;
 use mmtool_retrieval::store::EmbeddingStore;
 use mmtool_retrieval::{CardIndex, RetrievalConfig, RetrievalRecommender};
@@ -30,8 +31,19 @@ pub struct Knobs {
     #[arg(long, default_value_t = IndexConfig::default().card_weight)]
     pub card_weight: f32,
     /// Cosine penalty for tools whose input modality differs from the request's.
-    #[arg(long, default_value_t = RetrievalConfig::default().mismatch_penalty)]
+    #[arg(long, default_value_t = Scoring::default().mismatch_penalty)]
     pub mismatch_penalty: f32,
+    /// Weight of the BM25 score (scaled to [0, 1] per request) added to the
+    /// cosine: hybrid retrieval (0 = dense only). Used by `eval` and the backend.
+    #[arg(long, default_value_t = Scoring::default().lexical_weight)]
+    pub lexical_weight: f32,
+    /// Fixed score of `unknown` (no tool fits): it ranks above every tool
+    /// scoring below it. Used by `eval` and the backend.
+    #[arg(long, default_value_t = Scoring::default().unknown_score.unwrap_or(0.35))]
+    pub unknown_score: f32,
+    /// Score `unknown` by its card vector like any tool instead.
+    #[arg(long)]
+    pub no_unknown_score: bool,
     /// Training instructions per tool that feed its centroid.
     #[arg(long, default_value_t = IndexConfig::default().max_per_tool)]
     pub max_per_tool: usize,
@@ -182,7 +194,11 @@ fn config(knobs: &Knobs, use_adapter: bool) -> RetrievalConfig {
             card_weight: knobs.card_weight,
             max_per_tool: knobs.max_per_tool,
         },
-        mismatch_penalty: knobs.mismatch_penalty,
+        scoring: Scoring {
+            mismatch_penalty: knobs.mismatch_penalty,
+            lexical_weight: knobs.lexical_weight,
+            unknown_score: (!knobs.no_unknown_score).then_some(knobs.unknown_score),
+        },
         use_adapter,
         ..Default::default()
     }
@@ -343,23 +359,25 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let raw = store.get_or_embed(r.model(), &texts, "queries")?;
             store.save()?;
             let qs = r.adapt(raw)?;
-            let m = metrics(r.index(), &qs, &items, knobs.mismatch_penalty, &ks);
+            // The backend's own ranking (hybrid score, `unknown` threshold).
+            let full: Vec<Vec<String>> = qs
+                .chunks_exact(r.index().dim)
+                .zip(&items)
+                .map(|(q, it)| {
+                    r.rank(q, &Query::from_item(it), r.index().len())
+                        .into_iter()
+                        .map(|s| s.id)
+                        .collect()
+                })
+                .collect();
+            let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
+            let m = Metrics::compute(&full, &gold, &ks);
             let which = if r.has_adapter() {
                 "fine-tuned"
             } else {
                 "base"
             };
             println!("{} [{which}] {}", data.display(), m.line());
-            // What the mllm backend's candidate set holds: the top k-1 plus `unknown`.
-            let mods: Vec<Modality> = items.iter().map(|i| i.modality).collect();
-            let full = rank_all(
-                r.index(),
-                &qs,
-                &mods,
-                knobs.mismatch_penalty,
-                r.index().len(),
-            );
-            let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
             let recall: Vec<(usize, f64)> = ks
                 .iter()
                 .map(|&k| {
@@ -535,7 +553,9 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                     prep.model,
                     ix,
                     Some(adapter),
-                    knobs.mismatch_penalty,
+                    // The ranking measured above (dense), so both rows compare.
+                    Scoring::dense(knobs.mismatch_penalty),
+                    &training,
                 ));
                 let mllm = MllmRecommender::build(
                     catalog.clone(),

@@ -67,6 +67,23 @@ impl Bm25Recommender {
         }
     }
 
+    /// (catalog position, modality-weighted BM25 score) of every tool that
+    /// shares a term with the request, in no particular order.
+    pub fn scores(&self, query: &Query) -> Vec<(usize, f32)> {
+        let q = self.embedder.embed(&query.instruction);
+        let cards = self.catalog.cards();
+        self.scorer
+            .matches(&q)
+            .into_iter()
+            .map(|m| {
+                (
+                    m.id,
+                    m.score * self.weight(cards[m.id].input_modality, query.modality),
+                )
+            })
+            .collect()
+    }
+
     fn weight(&self, tool: Modality, query: Modality) -> f32 {
         if tool == query {
             1.0
@@ -86,15 +103,13 @@ impl Recommender for Bm25Recommender {
     }
 
     fn recommend(&self, query: &Query, k: usize) -> anyhow::Result<Recommendation> {
-        let q = self.embedder.embed(&query.instruction);
         let cards = self.catalog.cards();
         let mut ranked: Vec<Scored> = self
-            .scorer
-            .matches(&q)
+            .scores(query)
             .into_iter()
-            .map(|m| Scored {
-                id: cards[m.id].id.clone(),
-                score: m.score * self.weight(cards[m.id].input_modality, query.modality),
+            .map(|(pos, score)| Scored {
+                id: cards[pos].id.clone(),
+                score,
             })
             .collect();
         // Ties (and the crate's hash-ordered candidates) are broken by catalog

@@ -30,7 +30,7 @@ impl Default for IndexConfig {
         // card_weight tuned on the training dev split (docs/retrieval.md).
         IndexConfig {
             card_weight: 0.3,
-            max_per_tool: 8,
+            max_per_tool: 30,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The `retrieval` backend: embed the request, score every tool by cosine
-//! similarity to its card vector, and penalise tools whose input modality
-//! differs from the request's.
+//! similarity to its card vector plus a share of its BM25 score (hybrid
+//! retrieval), penalise tools whose input modality differs from the
+//! request's, and give `unknown` ("no tool fits") a fixed score that it
+//! outranks every tool below.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use mmtool_catalog::{Catalog, UNKNOWN_ID};
 use mmtool_data::{Item, Modality};
+use mmtool_recommend::bm25::{Bm25Config, Bm25Recommender};
 use mmtool_recommend::{Query, Recommendation, Recommender, Scored};
 
 use crate::adapter::Adapter;
@@ -19,9 +22,8 @@ use crate::search::top_n;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrievalConfig {
     pub index: IndexConfig,
-    /// Subtracted from the cosine of tools whose input modality differs from
-    /// the query's (0 = no modality prior).
-    pub mismatch_penalty: f32,
+    /// How cosine, lexical score, modality and `unknown` make a tool's score.
+    pub scoring: Scoring,
     pub model_dir: PathBuf,
     pub cache_dir: PathBuf,
     /// Use a fine-tuned query adapter: the one `mmtool retrieval train` left
@@ -45,12 +47,51 @@ pub fn shipped_adapter() -> Option<PathBuf> {
     [here, repo].into_iter().find(|p| p.exists())
 }
 
+/// How a tool's score is made (all three knobs tuned on the training dev
+/// split, docs/retrieval.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scoring {
+    /// Subtracted from the cosine of tools whose input modality differs from
+    /// the query's (0 = no modality prior).
+    pub mismatch_penalty: f32,
+    /// Weight of the tool's BM25 score over its card text and training
+    /// instructions, divided by the request's best BM25 score so that it
+    /// lies in [0, 1] (0 = dense retrieval only).
+    pub lexical_weight: f32,
+    /// Fixed score of `unknown`: similarity cannot place "no tool fits"
+    /// (its training requests have nothing in common), so it ranks above
+    /// exactly the tools that score below this threshold. `None`: scored by
+    /// its card vector like any tool.
+    pub unknown_score: Option<f32>,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Scoring {
+            mismatch_penalty: 0.1,
+            lexical_weight: 0.1,
+            unknown_score: Some(0.35),
+        }
+    }
+}
+
+impl Scoring {
+    /// Cosine and modality penalty only (the ranking the adapter is trained
+    /// and the index is tuned for).
+    pub fn dense(mismatch_penalty: f32) -> Self {
+        Scoring {
+            mismatch_penalty,
+            lexical_weight: 0.0,
+            unknown_score: None,
+        }
+    }
+}
+
 impl Default for RetrievalConfig {
     fn default() -> Self {
-        // mismatch_penalty tuned on the training dev split (docs/retrieval.md).
         RetrievalConfig {
             index: IndexConfig::default(),
-            mismatch_penalty: 0.1,
+            scoring: Scoring::default(),
             model_dir: default_model_dir(),
             cache_dir: default_cache_dir(),
             use_adapter: true,
@@ -64,7 +105,9 @@ pub struct RetrievalRecommender {
     model: MiniLm,
     index: CardIndex,
     adapter: Option<Adapter>,
-    mismatch_penalty: f32,
+    scoring: Scoring,
+    /// Built when `scoring.lexical_weight` is not 0.
+    lexical: Option<Bm25Recommender>,
 }
 
 impl RetrievalRecommender {
@@ -92,24 +135,35 @@ impl RetrievalRecommender {
             model,
             index,
             adapter,
-            cfg.mismatch_penalty,
+            cfg.scoring,
+            training,
         ))
     }
 
+    /// `training` feeds the lexical index (unused when the scoring has no
+    /// lexical weight).
     pub fn from_parts(
         catalog: Arc<Catalog>,
         model: MiniLm,
         index: CardIndex,
         adapter: Option<Adapter>,
-        mismatch_penalty: f32,
+        scoring: Scoring,
+        training: &[Item],
     ) -> Self {
+        let lexical = (scoring.lexical_weight != 0.0)
+            .then(|| Bm25Recommender::build(catalog.clone(), training, Bm25Config::default()));
         RetrievalRecommender {
             catalog,
             model,
             index,
             adapter,
-            mismatch_penalty,
+            scoring,
+            lexical,
         }
+    }
+
+    pub fn scoring(&self) -> &Scoring {
+        &self.scoring
     }
 
     pub fn model(&self) -> &MiniLm {
@@ -142,9 +196,21 @@ impl RetrievalRecommender {
         }
     }
 
-    /// Ranks tools for an already embedded query.
-    pub fn rank(&self, query_vec: &[f32], modality: Modality, n: usize) -> Vec<Scored> {
-        rank_with(&self.index, query_vec, modality, self.mismatch_penalty, n)
+    /// Ranks tools for an already embedded query (`query` gives the words
+    /// for the lexical score and the modality).
+    pub fn rank(&self, query_vec: &[f32], query: &Query, n: usize) -> Vec<Scored> {
+        let lexical = self
+            .lexical
+            .as_ref()
+            .map(|bm| lexical_scores(bm.scores(query), self.index.len()));
+        rank_scored(
+            &self.index,
+            query_vec,
+            query.modality,
+            lexical.as_deref(),
+            &self.scoring,
+            n,
+        )
     }
 
     /// The shortlist a heavier backend (the MLLM) restricts its choice to:
@@ -152,10 +218,7 @@ impl RetrievalRecommender {
     /// among them (see [`shortlist`]).
     pub fn candidates(&self, query: &Query, n: usize) -> Result<Vec<Scored>> {
         let q = self.embed_queries(&[query.instruction.as_str()])?;
-        Ok(shortlist(
-            self.rank(&q, query.modality, self.index.len()),
-            n,
-        ))
+        Ok(shortlist(self.rank(&q, query, self.index.len()), n))
     }
 }
 
@@ -181,7 +244,7 @@ pub fn shortlist_by<T>(mut ranked: Vec<T>, n: usize, is_unknown: impl Fn(&T) -> 
     ranked
 }
 
-/// Ranks `index` for a query vector with the modality penalty.
+/// Ranks `index` for a query vector by cosine with the modality penalty.
 pub fn rank_with(
     index: &CardIndex,
     query_vec: &[f32],
@@ -189,19 +252,79 @@ pub fn rank_with(
     penalty: f32,
     n: usize,
 ) -> Vec<Scored> {
-    top_n(&index.matrix, index.dim, query_vec, n, &|i| {
-        if index.modalities[i] == modality {
+    rank_scored(
+        index,
+        query_vec,
+        modality,
+        None,
+        &Scoring::dense(penalty),
+        n,
+    )
+}
+
+/// BM25 matches as a dense vector over `len` catalog positions, divided by
+/// the best match's score (all 0 when nothing matches).
+pub fn lexical_scores(matches: Vec<(usize, f32)>, len: usize) -> Vec<f32> {
+    let best = matches.iter().map(|m| m.1).fold(0f32, f32::max);
+    let mut v = vec![0f32; len];
+    if best > 0.0 {
+        for (pos, s) in matches {
+            if pos < len {
+                v[pos] = s / best;
+            }
+        }
+    }
+    v
+}
+
+/// The `n` best tools: cosine + `lexical_weight` x lexical score (one value
+/// per index row, from [`lexical_scores`]) - the modality penalty, and
+/// `unknown` at its fixed score when the scoring gives it one.
+pub fn rank_scored(
+    index: &CardIndex,
+    query_vec: &[f32],
+    modality: Modality,
+    lexical: Option<&[f32]>,
+    scoring: &Scoring,
+    n: usize,
+) -> Vec<Scored> {
+    let unknown = scoring
+        .unknown_score
+        .and_then(|tau| Some((index.ids.iter().position(|id| id == UNKNOWN_ID)?, tau)));
+    let bias = |i: usize| {
+        if unknown.is_some_and(|(u, _)| u == i) {
+            return f32::NEG_INFINITY;
+        }
+        let m = if index.modalities[i] == modality {
             0.0
         } else {
-            -penalty
-        }
-    })
-    .into_iter()
-    .map(|(i, s)| Scored {
-        id: index.ids[i].clone(),
-        score: s,
-    })
-    .collect()
+            -scoring.mismatch_penalty
+        };
+        m + lexical.map_or(0.0, |l| scoring.lexical_weight * l[i])
+    };
+    let mut ranked: Vec<Scored> = top_n(&index.matrix, index.dim, query_vec, n, &bias)
+        .into_iter()
+        .filter(|(i, _)| unknown.is_none_or(|(u, _)| u != *i))
+        .map(|(i, s)| Scored {
+            id: index.ids[i].clone(),
+            score: s,
+        })
+        .collect();
+    if let Some((u, tau)) = unknown {
+        let at = ranked
+            .iter()
+            .position(|s| s.score < tau)
+            .unwrap_or(ranked.len());
+        ranked.insert(
+            at,
+            Scored {
+                id: index.ids[u].clone(),
+                score: tau,
+            },
+        );
+        ranked.truncate(n);
+    }
+    ranked
 }
 
 impl Recommender for RetrievalRecommender {
@@ -218,7 +341,7 @@ impl Recommender for RetrievalRecommender {
         // shortlist only (`candidates`), never the retrieval answer itself.
         let q = self.embed_queries(&[query.instruction.as_str()])?;
         Ok(Recommendation {
-            ranked: self.rank(&q, query.modality, k.max(1)),
+            ranked: self.rank(&q, query, k.max(1)),
             raw: None,
             findings: None,
         })
@@ -268,7 +391,7 @@ mod tests {
         let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
         let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
         let ix = CardIndex::from_parts(&cat, &parts, 1.0);
-        RetrievalRecommender::from_parts(cat, m, ix, None, penalty)
+        RetrievalRecommender::from_parts(cat, m, ix, None, Scoring::dense(penalty), &[])
     }
 
     #[test]
@@ -288,7 +411,8 @@ mod tests {
         let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
         let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
         let ix = CardIndex::from_parts(&cat, &parts, 1.0);
-        let r = RetrievalRecommender::from_parts(cat.clone(), m, ix, None, 0.0);
+        let r =
+            RetrievalRecommender::from_parts(cat.clone(), m, ix, None, Scoring::dense(0.0), &[]);
         let q = Query::text(cat.get("o/mt").unwrap().search_text());
         let answer = r.recommend(&q, 1).unwrap();
         assert_eq!(answer.ranked.len(), 1);
@@ -360,5 +484,83 @@ mod tests {
         let r = rank_with(&ix, &q, Modality::Text, 0.0, 1);
         assert_eq!(r[0].id, "o/asr");
         assert!((r[0].score - 1.0).abs() < 1e-4);
+    }
+
+    /// Three unit rows in 2-d, `unknown` in the middle, all one modality.
+    fn tiny_index() -> CardIndex {
+        CardIndex {
+            ids: vec!["o/a".into(), UNKNOWN_ID.into(), "o/b".into()],
+            modalities: vec![Modality::Text; 3],
+            dim: 2,
+            matrix: vec![1.0, 0.0, 1.0, 0.0, 0.6, 0.8],
+        }
+    }
+
+    #[test]
+    fn unknown_takes_its_fixed_score_and_ranks_above_exactly_the_tools_below_it() {
+        let ix = tiny_index();
+        let q = [1.0, 0.0]; // cos: a 1.0, unknown 1.0 (ignored), b 0.6
+        let s = |tau| Scoring {
+            mismatch_penalty: 0.0,
+            lexical_weight: 0.0,
+            unknown_score: Some(tau),
+        };
+        let r = rank_scored(&ix, &q, Modality::Text, None, &s(0.7), 3);
+        let ids: Vec<&str> = r.iter().map(|x| x.id.as_str()).collect();
+        assert_eq!(ids, ["o/a", UNKNOWN_ID, "o/b"]);
+        assert_eq!(r[1].score, 0.7);
+        let r = rank_scored(&ix, &q, Modality::Text, None, &s(1.5), 1);
+        assert_eq!(r[0].id, UNKNOWN_ID, "nothing scores above the threshold");
+        let r = rank_scored(&ix, &q, Modality::Text, None, &s(0.1), 2);
+        let ids: Vec<&str> = r.iter().map(|x| x.id.as_str()).collect();
+        assert_eq!(ids, ["o/a", "o/b"], "cut off below every tool");
+        assert!(rank_scored(&ix, &q, Modality::Text, None, &s(0.7), 0).is_empty());
+        // Without a fixed score, unknown competes with its card vector.
+        let r = rank_with(&ix, &q, Modality::Text, 0.0, 3);
+        assert_eq!(r[1].id, UNKNOWN_ID);
+        assert!((r[1].score - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn lexical_scores_are_scaled_to_the_best_match_and_weighted_in() {
+        assert_eq!(lexical_scores(vec![(0, 2.0), (2, 1.0)], 3), [1.0, 0.0, 0.5]);
+        assert_eq!(lexical_scores(Vec::new(), 2), [0.0, 0.0]);
+        let ix = tiny_index();
+        let q = [0.0, 1.0]; // cos: a 0, b 0.8
+        let lex = [1.0, 0.0, 0.0];
+        let s = Scoring {
+            mismatch_penalty: 0.0,
+            lexical_weight: 0.9,
+            unknown_score: Some(-1.0),
+        };
+        let r = rank_scored(&ix, &q, Modality::Text, Some(&lex), &s, 2);
+        assert_eq!(r[0].id, "o/a", "the lexical match overtakes");
+        assert!((r[0].score - 0.9).abs() < 1e-6 && (r[1].score - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_backend_ranks_with_bm25_when_it_has_a_lexical_weight() {
+        use crate::index::tests::card;
+        let cat = Arc::new(
+            Catalog::from_cards(vec![
+                card("o/mt", Modality::Text, "translate text to french"),
+                card("o/asr", Modality::Text, "speech to text"),
+            ])
+            .unwrap(),
+        );
+        let m = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
+        let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
+        let ix = CardIndex::from_parts(&cat, &parts, 1.0);
+        let training = vec![item("zorblax quuxify", "o/asr")];
+        let heavy = Scoring {
+            mismatch_penalty: 0.0,
+            lexical_weight: 10.0,
+            unknown_score: None,
+        };
+        let r = RetrievalRecommender::from_parts(cat, m, ix, None, heavy, &training);
+        let top = r.recommend(&Query::text("zorblax"), 1).unwrap();
+        assert_eq!(top.ranked[0].id, "o/asr", "{top:?}");
     }
 }

@@ -1,0 +1,108 @@
+//! Tunes the hybrid scoring (BM25 weight and the fixed score of `unknown`)
+//! and the centroid cap on the training dev split, never on test.json.
+//!
+//! The dev set is the seeded 5 % dev split of the training files plus every
+//! training request whose answer is `unknown` (with a fixed score, `unknown`
+//! has no vector in the index, so those requests are used nowhere else).
+//! The index and BM25 are built from the rest. With `--test FILE` the grid
+//! is printed for that file instead: for measuring a chosen setting only.
+//!
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--test FILE]
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use mmtool_catalog::{Catalog, UNKNOWN_ID};
+use mmtool_data::{load_items, resolve_data_dir, Item, LoadOptions};
+use mmtool_recommend::bm25::{Bm25Config, Bm25Recommender};
+use mmtool_recommend::Query;
+use mmtool_retrieval::adapter::Adapter;
+use mmtool_retrieval::eval::{dev_split, Metrics};
+use mmtool_retrieval::index::{default_cache_dir, store_path, CardParts};
+use mmtool_retrieval::minilm::{default_model_dir, MiniLm, MODEL_ID};
+use mmtool_retrieval::recommender::{lexical_scores, rank_scored, Scoring, SHIPPED_ADAPTER};
+use mmtool_retrieval::store::EmbeddingStore;
+use mmtool_retrieval::CardIndex;
+
+fn arg(name: &str) -> Option<String> {
+    let a: Vec<String> = std::env::args().collect();
+    a.iter()
+        .position(|x| x == name)
+        .and_then(|i| a.get(i + 1).cloned())
+}
+
+fn main() -> Result<()> {
+    let data = resolve_data_dir(None)?;
+    let max_per_tool: usize = arg("--max-per-tool").map_or(Ok(30), |v| v.parse())?;
+    let card_weight: f32 = arg("--card-weight").map_or(Ok(0.3), |v| v.parse())?;
+    let catalog = Arc::new(Catalog::load(&data.join("catalog.jsonl"))?);
+    let mut all = Vec::new();
+    for f in ["train_synth.json", "train_audio.json", "train_video.json"] {
+        all.extend(load_items(
+            &data.join(f),
+            LoadOptions { unique_ids: false },
+        )?);
+    }
+    let is_unknown = |i: &Item| i.answers.iter().any(|a| a == UNKNOWN_ID);
+    let (train, dev) = dev_split(&all, 0.05, 13);
+    let train: Vec<Item> = train.into_iter().filter(|i| !is_unknown(i)).collect();
+    let items: Vec<Item> = match arg("--test") {
+        Some(f) => load_items(&PathBuf::from(f), LoadOptions::default())?,
+        None => {
+            let mut v: Vec<Item> = dev.into_iter().filter(|i| !is_unknown(i)).collect();
+            v.extend(all.iter().filter(|i| is_unknown(i)).cloned());
+            v
+        }
+    };
+    let model = MiniLm::load(&default_model_dir())?;
+    let mut store = EmbeddingStore::open(&store_path(&default_cache_dir()), MODEL_ID, model.dim());
+    let parts = CardParts::build(&model, &mut store, &catalog, &train, max_per_tool)?;
+    let index = CardIndex::from_parts(&catalog, &parts, card_weight);
+    let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
+    let raw = store.get_or_embed(&model, &texts, "queries")?;
+    store.save()?;
+    let adapter = Adapter::load(&PathBuf::from(SHIPPED_ADAPTER), model.dim())
+        .context("run from the repository root")?;
+    let qs = adapter.apply(&raw)?;
+    let bm = Bm25Recommender::build(catalog.clone(), &train, Bm25Config::default());
+    let lex: Vec<Vec<f32>> = items
+        .iter()
+        .map(|i| lexical_scores(bm.scores(&Query::from_item(i)), catalog.len()))
+        .collect();
+    let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
+    let n_unknown = items.iter().filter(|i| is_unknown(i)).count();
+    println!(
+        "{} items ({n_unknown} unknown), max_per_tool {max_per_tool}, card_weight {card_weight}",
+        items.len()
+    );
+    println!("lexical unknown   R@1    R@10   R@50");
+    for lexical_weight in [0.0f32, 0.05, 0.1, 0.15, 0.2, 0.3] {
+        for unknown_score in [None, Some(0.25f32), Some(0.3), Some(0.35), Some(0.4)] {
+            let scoring = Scoring {
+                mismatch_penalty: Scoring::default().mismatch_penalty,
+                lexical_weight,
+                unknown_score,
+            };
+            let ranked: Vec<Vec<String>> = qs
+                .chunks_exact(index.dim)
+                .zip(&items)
+                .zip(&lex)
+                .map(|((q, it), l)| {
+                    rank_scored(&index, q, it.modality, Some(l), &scoring, 50)
+                        .into_iter()
+                        .map(|s| s.id)
+                        .collect()
+                })
+                .collect();
+            let m = Metrics::compute(&ranked, &gold, &[1, 10, 50]);
+            let u = unknown_score.map_or("card".to_string(), |t| format!("{t:.2}"));
+            println!(
+                "{lexical_weight:>7.2} {u:>7} {:>6.2} {:>6.2} {:>6.2}",
+                m.at(1).unwrap_or(0.) * 100.,
+                m.at(10).unwrap_or(0.) * 100.,
+                m.at(50).unwrap_or(0.) * 100.
+            );
+        }
+    }
+    Ok(())
+}
