@@ -79,6 +79,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    mmtool_data::fix_thread_count();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MMTOOL_LOG")

@@ -12,11 +12,13 @@ mod atomic;
 mod item;
 mod modality;
 mod paths;
+pub mod runtime;
 
 pub use atomic::write_atomic;
 pub use item::{load_items, parse_items, Item, LoadOptions};
 pub use modality::Modality;
 pub use paths::{cache_dir, resolve_data_dir, CACHE_DIR_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR};
+pub use runtime::fix_thread_count;
 
 use std::path::PathBuf;
 
