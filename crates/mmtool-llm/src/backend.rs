@@ -11,7 +11,11 @@ use mmtool_recommend::{
 };
 
 use crate::checkpoint;
-use crate::decode::{beam_search, greedy_free, prefill, Trie};
+use crate::decode::{beam_search, greedy_free, prefill, score_trie, Trie};
+
+/// Candidate lists up to this long are scored whole with tree attention
+/// instead of beam search.
+pub const TREE_SCORING_MAX: usize = 64;
 use crate::llama::{LoraConfig, Mllm};
 use crate::load::BaseModel;
 use crate::prompt::PromptEncoder;
@@ -119,8 +123,8 @@ impl MllmRecommender {
     }
 
     /// Exact log-likelihood of each listed catalog id as the answer, best
-    /// first (ids not in the catalog are dropped). A beam as wide as the list
-    /// never prunes, so every candidate gets its full score.
+    /// first (ids not in the catalog are dropped), all in one tree-attention
+    /// pass over the list's trie.
     pub fn score_ids(
         &self,
         query: &Query,
@@ -135,7 +139,7 @@ impl MllmRecommender {
         if idx.is_empty() {
             return Ok(Vec::new());
         }
-        let found = beam_search(&self.model, &trie, &lp, &cache, idx.len())?;
+        let found = score_trie(&self.model, &trie, &lp, &cache)?;
         let cards = self.catalog.cards();
         Ok(found
             .into_iter()
@@ -221,7 +225,15 @@ impl MllmRecommender {
                 (std::borrow::Cow::Owned(trie), idx)
             }
         };
-        let found = beam_search(&self.model, &trie, &lp, &cache, k)?;
+        // A short list is scored whole in one pass; the whole catalog's trie
+        // (thousands of nodes) would make the tree-attention mask too big.
+        let found = if ids.len() <= TREE_SCORING_MAX {
+            let mut all = score_trie(&self.model, &trie, &lp, &cache)?;
+            all.truncate(k.max(1));
+            all
+        } else {
+            beam_search(&self.model, &trie, &lp, &cache, k)?
+        };
         let cards = self.catalog.cards();
         let ranked: Vec<Scored> = found
             .into_iter()

@@ -169,6 +169,67 @@ pub fn beam_search(
     Ok(finished)
 }
 
+/// Exact log-probability of every candidate in `trie` after the cached
+/// prompt, best first, from one forward pass over the whole trie with tree
+/// attention ([`Mllm::forward_tree`]) instead of one pass per decoding step.
+/// For a shortlist of a few ids this is several times faster than
+/// [`beam_search`] and gives the same scores as a beam that never prunes.
+pub fn score_trie(
+    model: &Mllm,
+    trie: &Trie,
+    first_logp: &Tensor,
+    cache: &KvCache,
+) -> Result<Vec<(usize, f32)>> {
+    let n = trie.nodes.len();
+    // Nodes are created after their parents, so node order is a valid tree order.
+    let mut parent = vec![Trie::ROOT; n];
+    let mut token = vec![0u32; n];
+    for (p, node) in trie.nodes.iter().enumerate() {
+        for (&t, &c) in &node.children {
+            parent[c] = p;
+            token[c] = t;
+        }
+    }
+    let first = first_logp.flatten_all()?.to_vec1::<f32>()?;
+    // Log-probabilities after each node that has children (row per node).
+    let mut after: Vec<Option<usize>> = vec![None; n];
+    let internal: Vec<usize> = (1..n)
+        .filter(|&c| !trie.nodes[c].children.is_empty())
+        .collect();
+    let rows: Vec<Vec<f32>> = if internal.is_empty() {
+        Vec::new()
+    } else {
+        let tokens: Vec<u32> = token[1..].to_vec();
+        let parents: Vec<Option<usize>> = parent[1..]
+            .iter()
+            .map(|&p| (p != Trie::ROOT).then(|| p - 1))
+            .collect();
+        let h = model.forward_tree(cache, &tokens, &parents)?.squeeze(0)?;
+        let sel: Vec<u32> = internal.iter().map(|&c| (c - 1) as u32).collect();
+        let sel = Tensor::new(sel.as_slice(), model.device())?;
+        let logits = model.logits(&h.index_select(&sel, 0)?, false)?;
+        for (row, &c) in internal.iter().enumerate() {
+            after[c] = Some(row);
+        }
+        candle_nn::ops::log_softmax(&logits, D::Minus1)?.to_vec2::<f32>()?
+    };
+    let mut score = vec![0f32; n];
+    let mut out = Vec::new();
+    for c in 1..n {
+        let p = parent[c];
+        let lp = match after[p] {
+            Some(row) => rows[row][token[c] as usize],
+            None => first[token[c] as usize],
+        };
+        score[c] = score[p] + lp;
+        if let Some(cand) = trie.nodes[c].terminal {
+            out.push((cand, score[c]));
+        }
+    }
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(out)
+}
+
 /// The tokens from `node` down a chain of nodes that each have exactly one
 /// child, stopping before a node where a candidate ends or the trie branches
 /// (both need the general step), as (token, node reached).

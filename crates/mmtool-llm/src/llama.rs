@@ -507,20 +507,82 @@ impl Mllm {
                 }
                 None => None,
             };
-            h = self.block(i, &h, index_pos, &cos, &sin, kv, train)?;
+            h = self.block(i, &h, &cos, &sin, kv, None, train)?;
         }
         Ok(h)
     }
 
+    /// Runs a token tree after a cached prompt in one pass (tree attention):
+    /// node `i` holds `tokens[i]`, its parent is node `parents[i]` (`None`:
+    /// the prompt's last position), parents come before their children. Each
+    /// node attends to the whole prompt and to its own ancestors only, at
+    /// position `prompt length + depth`, so its hidden state is exactly what
+    /// feeding its branch alone would give. The cache is not changed.
+    /// Returns `[1, nodes, hidden]`.
+    pub fn forward_tree(
+        &self,
+        cache: &KvCache,
+        tokens: &[u32],
+        parents: &[Option<usize>],
+    ) -> Result<Tensor> {
+        let n = tokens.len();
+        if parents.len() != n {
+            candle_core::bail!("{n} tree tokens but {} parents", parents.len());
+        }
+        let prompt = cache.len();
+        let mut depth = vec![0usize; n];
+        for (i, p) in parents.iter().enumerate() {
+            if let Some(p) = *p {
+                if p >= i {
+                    candle_core::bail!("tree node {i} comes before its parent {p}");
+                }
+                depth[i] = depth[p] + 1;
+            }
+        }
+        let max_depth = depth.iter().copied().max().unwrap_or(0);
+        if prompt + max_depth + 1 > self.cfg.max_position_embeddings {
+            candle_core::bail!(
+                "sequence of {} positions exceeds the model's maximum {}",
+                prompt + max_depth + 1,
+                self.cfg.max_position_embeddings
+            );
+        }
+        let pos: Vec<u32> = depth.iter().map(|d| (prompt + d) as u32).collect();
+        let pos = Tensor::new(pos.as_slice(), &self.device)?;
+        let cos = self.cos.index_select(&pos, 0)?;
+        let sin = self.sin.index_select(&pos, 0)?;
+        // Row i may see the prompt, itself and its ancestors.
+        let mut mask = vec![f32::NEG_INFINITY; n * (prompt + n)];
+        for i in 0..n {
+            let row = &mut mask[i * (prompt + n)..(i + 1) * (prompt + n)];
+            row[..prompt].fill(0.);
+            let mut a = Some(i);
+            while let Some(j) = a {
+                row[prompt + j] = 0.;
+                a = parents[j];
+            }
+        }
+        let mask = Tensor::from_vec(mask, (n, prompt + n), &self.device)?;
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let mut h = self.embed_tokens(&ids)?;
+        let mut kv = cache.clone();
+        kv.layers.resize(self.layers.len(), None);
+        for (i, slot) in kv.layers.iter_mut().enumerate() {
+            h = self.block(i, &h, &cos, &sin, Some(slot), Some(&mask), false)?;
+        }
+        Ok(h)
+    }
+
+    /// One decoder block. `mask` replaces the causal mask (tree attention).
     #[allow(clippy::too_many_arguments)]
     fn block(
         &self,
         i: usize,
         x: &Tensor,
-        index_pos: usize,
         cos: &Tensor,
         sin: &Tensor,
         kv: Option<&mut Option<(Tensor, Tensor)>>,
+        mask: Option<&Tensor>,
         train: bool,
     ) -> Result<Tensor> {
         let l = &self.layers[i];
@@ -565,12 +627,13 @@ impl Mllm {
         let k = repeat_kv(&k, nh / kvh)?;
         let v = repeat_kv(&v, nh / kvh)?;
         let att = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
-        let att = if t > 1 {
-            att.broadcast_add(&causal_mask(t, kv_len, kv_len - t, &self.device)?)?
-        } else {
-            att
+        let att = match mask {
+            Some(m) => att.broadcast_add(m)?,
+            None if t > 1 => {
+                att.broadcast_add(&causal_mask(t, kv_len, kv_len - t, &self.device)?)?
+            }
+            None => att,
         };
-        let _ = index_pos;
         let att = if train {
             candle_nn::ops::softmax(&att, D::Minus1)?
         } else {

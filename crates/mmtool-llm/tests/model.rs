@@ -5,7 +5,7 @@ mod common;
 use candle_core::{Device, Tensor, D};
 use common::*;
 use mmtool_llm::checkpoint;
-use mmtool_llm::decode::{beam_search, prefill, Trie};
+use mmtool_llm::decode::{beam_search, prefill, score_trie, Trie};
 use mmtool_llm::llama::{KvCache, LoraConfig};
 use mmtool_llm::train::{batch_loss, AdamW, Example};
 use mmtool_llm::{BaseModel, Mllm, Prompt};
@@ -335,6 +335,48 @@ fn chain_compressed_beam_scores_equal_teacher_forcing() {
                 "width {width}, candidate {c}: beam {score} vs forced {want}"
             );
         }
+    }
+}
+
+/// Scoring the whole trie in one tree-attention pass gives every candidate its teacher-forced
+/// log-likelihood, the same ranking as a beam that never prunes, and leaves the cache as it was.
+#[test]
+fn tree_scores_equal_teacher_forcing_and_the_unpruned_beam() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 8);
+    let m = model(&cfg, &b, lora(2, 0.), 4);
+    for cands in [
+        candidates(),
+        vec![
+            vec![7, 8, 9, 10, 99],
+            vec![7, 8, 9, 11, 12, 13, 14, 99],
+            vec![7, 8, 9, 11, 15, 99],
+        ],
+        vec![vec![5], vec![6]],
+        vec![vec![5, 6], vec![5, 6, 7]],
+    ] {
+        let trie = Trie::new(&cands).unwrap();
+        let prompt: Vec<u32> = vec![3, 1, 4, 1, 5, 9];
+        let p = Prompt {
+            ids: prompt.clone(),
+            media_slot: None,
+        };
+        let (lp, cache) = prefill(&m, &p, None).unwrap();
+        let before = cache.len();
+        let tree = score_trie(&m, &trie, &lp, &cache).unwrap();
+        assert_eq!(cache.len(), before);
+        assert_eq!(tree.len(), cands.len());
+        assert!(tree.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        for (c, score) in &tree {
+            let want = forced_logp(&m, &prompt, &cands[*c]);
+            assert!(
+                (want - score).abs() < 1e-3,
+                "candidate {c}: tree {score} vs forced {want}"
+            );
+        }
+        let beam = beam_search(&m, &trie, &lp, &cache, cands.len()).unwrap();
+        let ids = |v: &[(usize, f32)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+        assert_eq!(ids(&tree), ids(&beam));
     }
 }
 
