@@ -90,6 +90,7 @@ fn main() -> Result<()> {
             instruction: it.instruction.clone(),
             modality: it.modality,
             media: None,
+            media_features: None,
         };
         // The full ranking; every smaller shortlist is drawn from it.
         let full = retrieval.candidates(&q, catalog.len())?;

@@ -81,15 +81,27 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
     let t0 = Instant::now();
     let backend = ctx.build_backend(&a.backend)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let media_features = match &perception {
+        Some(p) => Some(p.media_features()?),
+        None => None,
+    };
     let query = Query {
         instruction: a.instruction.trim().to_string(),
         modality,
         media,
+        media_features,
     };
     let t1 = Instant::now();
     let mut rec = backend.recommend(&query, a.top_k as usize)?;
-    if rec.findings.is_none() {
-        rec.findings = perception.as_ref().map(|p| p.findings());
+    // What the encoders found, plus what the backend says it did with it.
+    if let Some(p) = &perception {
+        let mut f = p.findings();
+        if let (Some(obj), Some(serde_json::Value::Object(extra))) =
+            (f.as_object_mut(), rec.findings.take())
+        {
+            obj.extend(extra);
+        }
+        rec.findings = Some(f);
     }
     let infer_ms = t1.elapsed().as_secs_f64() * 1e3;
     let catalog = backend.catalog();

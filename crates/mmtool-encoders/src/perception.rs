@@ -33,6 +33,17 @@ pub const AUDIO_WINDOW_S: f32 = 30.0;
 /// those change, and old cache entries stop matching.
 pub const PERCEPTION_VERSION: &str = "efficientnet-lite0+whisper-base/frames8/window30/v1";
 
+/// Width of EfficientNet-Lite0's pooled image features.
+pub const IMAGE_DIM: usize = 1280;
+/// Width of Whisper-base's pooled audio features.
+pub const AUDIO_DIM: usize = 512;
+/// Width of the media feature the MLLM's projection reads: one layout for
+/// every modality, `[image features | audio features]`, the part a file
+/// does not have left at zero (a video fills both: its pooled frames and
+/// its sound track). Plays the part of ImageBind's shared space in the
+/// paper, so that one projection serves all modalities.
+pub const MEDIA_DIM: usize = IMAGE_DIM + AUDIO_DIM;
+
 /// What the encoders found in one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Perception {
@@ -55,6 +66,26 @@ pub struct Perception {
 }
 
 impl Perception {
+    /// The embedding in the [`MEDIA_DIM`] layout the MLLM's projection reads.
+    pub fn media_features(&self) -> Result<Vec<f32>> {
+        let (offset, want) = match self.modality {
+            Modality::Image => (0, IMAGE_DIM),
+            Modality::Audio => (IMAGE_DIM, AUDIO_DIM),
+            Modality::Video => (0, MEDIA_DIM),
+            Modality::Text => anyhow::bail!("a text request has no media features"),
+        };
+        if self.embedding.len() != want {
+            anyhow::bail!(
+                "{} embedding has {} values, expected {want}",
+                self.modality,
+                self.embedding.len()
+            );
+        }
+        let mut out = vec![0f32; MEDIA_DIM];
+        out[offset..offset + want].copy_from_slice(&self.embedding);
+        Ok(out)
+    }
+
     pub fn norm(&self) -> f32 {
         self.embedding.iter().map(|x| x * x).sum::<f32>().sqrt()
     }
@@ -274,4 +305,51 @@ fn write_entry(path: &Path, p: &Perception) -> Result<()> {
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perception(modality: Modality, embedding: Vec<f32>) -> Perception {
+        Perception {
+            modality,
+            format: "x".into(),
+            embedding,
+            labels: Vec::new(),
+            languages: Vec::new(),
+            decode_ms: 0.,
+            encode_ms: 0.,
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn media_features_put_each_modality_in_its_part_of_one_layout() {
+        let img = perception(Modality::Image, vec![1.0; IMAGE_DIM])
+            .media_features()
+            .unwrap();
+        assert_eq!(img.len(), MEDIA_DIM);
+        assert!(img[..IMAGE_DIM].iter().all(|&x| x == 1.0));
+        assert!(img[IMAGE_DIM..].iter().all(|&x| x == 0.0));
+        let aud = perception(Modality::Audio, vec![2.0; AUDIO_DIM])
+            .media_features()
+            .unwrap();
+        assert!(aud[..IMAGE_DIM].iter().all(|&x| x == 0.0));
+        assert!(aud[IMAGE_DIM..].iter().all(|&x| x == 2.0));
+        let vid: Vec<f32> = (0..MEDIA_DIM).map(|i| i as f32).collect();
+        assert_eq!(
+            perception(Modality::Video, vid.clone())
+                .media_features()
+                .unwrap(),
+            vid
+        );
+        let err = perception(Modality::Audio, vec![0.0; 3])
+            .media_features()
+            .unwrap_err();
+        assert!(err.to_string().contains("expected 512"), "{err}");
+        assert!(perception(Modality::Text, Vec::new())
+            .media_features()
+            .is_err());
+    }
 }

@@ -253,6 +253,36 @@ impl MllmRecommender {
     pub fn model(&self) -> &Mllm {
         &self.model
     }
+
+    /// The media soft token's input for a query that carries encoder
+    /// features, and a note on whether it is used. Features of another
+    /// width than the adapter's projection reads cannot be projected: the
+    /// request is then answered from its words and modality, and the note
+    /// says why.
+    pub fn media_token(&self, query: &Query) -> Result<(Option<Tensor>, Option<String>)> {
+        let Some(f) = &query.media_features else {
+            return Ok((None, None));
+        };
+        let want = self.model.media_dim();
+        if f.len() != want {
+            return Ok((
+                None,
+                Some(format!(
+                    "not used: this adapter's media projection reads {want} values, the encoders \
+                     give {} (train an adapter with media_dim = {} on items with media)",
+                    f.len(),
+                    f.len()
+                )),
+            ));
+        }
+        let t = Tensor::from_slice(f, want, self.model.device())?;
+        Ok((
+            Some(t),
+            Some(format!(
+                "used: {want} encoder values projected to one token"
+            )),
+        ))
+    }
 }
 
 impl Recommender for MllmRecommender {
@@ -269,18 +299,24 @@ impl Recommender for MllmRecommender {
     }
 
     fn recommend(&self, query: &Query, k: usize) -> Result<Recommendation> {
-        match &self.shortlist {
+        let (media, note) = self.media_token(query)?;
+        let media = media.as_ref();
+        let mut rec = match &self.shortlist {
             Some(sl) if !self.unconstrained => {
                 let prior = (sl.candidates)(query)?;
                 if sl.weight == 0.0 {
                     let ids: Vec<String> = prior.into_iter().map(|s| s.id).collect();
-                    self.recommend_with(query, k, None, Some(&ids))
+                    self.recommend_with(query, k, media, Some(&ids))?
                 } else {
-                    self.recommend_fused(query, k, None, &prior, sl.weight)
+                    self.recommend_fused(query, k, media, &prior, sl.weight)?
                 }
             }
-            _ => self.recommend_with(query, k, None, None),
+            _ => self.recommend_with(query, k, media, None)?,
+        };
+        if let Some(note) = note {
+            rec.findings = Some(serde_json::json!({ "media_token": note }));
         }
+        Ok(rec)
     }
 }
 

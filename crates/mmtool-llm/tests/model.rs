@@ -481,3 +481,56 @@ fn loads_a_huggingface_directory() {
     let err = BaseModel::load(dir.path(), &Device::Cpu).err().unwrap();
     assert!(format!("{err:#}").contains("no *.safetensors"), "{err:#}");
 }
+
+/// The backend projects a query's encoder features into the media token when their width is the
+/// projection's, and otherwise answers from the words and says why in its findings.
+#[test]
+fn backend_uses_the_media_token_only_when_the_projection_fits() {
+    use mmtool_catalog::{Catalog, ToolCard};
+    use mmtool_llm::backend::MllmRecommender;
+    use mmtool_llm::PromptEncoder;
+    use mmtool_recommend::{Query, Recommender};
+    let card = |id: &str| -> ToolCard {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "task": "t", "domain": "d", "input_modality": "audio",
+            "output_modality": "text", "summary": "s", "api_call": "x"
+        }))
+        .unwrap()
+    };
+    let catalog =
+        std::sync::Arc::new(Catalog::from_cards(vec![card("o/a"), card("o/bb")]).unwrap());
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 6);
+    let m = model(&cfg, &b, lora(2, 0.), 5);
+    m.reset_trainable(2).unwrap();
+    let r = MllmRecommender::from_parts(m, PromptEncoder::new(byte_tokenizer()), catalog, false)
+        .unwrap();
+    let mut q = Query::text("what is said");
+    q.modality = mmtool_data::Modality::Audio;
+    assert!(r.recommend(&q, 2).unwrap().findings.is_none());
+    let note = |rec: &mmtool_recommend::Recommendation| {
+        rec.findings.as_ref().unwrap()["media_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    q.media_features = Some(vec![0.5; 5]);
+    let a = r.recommend(&q, 2).unwrap();
+    assert!(note(&a).starts_with("used"), "{}", note(&a));
+    let ids = vec!["o/a".to_string(), "o/bb".to_string()];
+    let logp = |q: &Query| {
+        let (t, _) = r.media_token(q).unwrap();
+        r.score_ids(q, Some(&t.unwrap()), &ids).unwrap()[0].1
+    };
+    let before = logp(&q);
+    q.media_features = Some(vec![-3.0; 5]);
+    assert!(
+        (before - logp(&q)).abs() > 1e-6,
+        "the features reach the model"
+    );
+    q.media_features = Some(vec![0.5; 3]);
+    let d = r.recommend(&q, 2).unwrap();
+    assert!(note(&d).starts_with("not used"), "{}", note(&d));
+    assert!(note(&d).contains("reads 5 values"), "{}", note(&d));
+    assert_eq!(d.ranked.len(), 2);
+}

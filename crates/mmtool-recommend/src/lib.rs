@@ -27,6 +27,11 @@ pub struct Query {
     pub modality: Modality,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<PathBuf>,
+    /// What the frozen encoders made of the attached file, in the layout
+    /// the MLLM's media projection reads (`mmtool_encoders::MEDIA_DIM`);
+    /// `None` when nothing is attached or it was not encoded.
+    #[serde(default, skip)]
+    pub media_features: Option<Vec<f32>>,
 }
 
 impl Query {
@@ -35,6 +40,7 @@ impl Query {
             instruction: instruction.into(),
             modality: Modality::Text,
             media: None,
+            media_features: None,
         }
     }
 
@@ -45,6 +51,7 @@ impl Query {
             instruction: item.instruction.clone(),
             modality: item.modality,
             media: None,
+            media_features: None,
         }
     }
 }

@@ -199,16 +199,30 @@ impl RetrievalRecommender {
     /// Ranks tools for an already embedded query (`query` gives the words
     /// for the lexical score and the modality).
     pub fn rank(&self, query_vec: &[f32], query: &Query, n: usize) -> Vec<Scored> {
-        let lexical = self
-            .lexical
-            .as_ref()
-            .map(|bm| lexical_scores(bm.scores(query), self.index.len()));
+        self.rank_by(query_vec, query, n, &self.scoring)
+    }
+
+    /// [`RetrievalRecommender::rank`] with other scoring knobs (the lexical
+    /// part needs a lexical weight at open time to exist).
+    pub fn rank_by(
+        &self,
+        query_vec: &[f32],
+        query: &Query,
+        n: usize,
+        scoring: &Scoring,
+    ) -> Vec<Scored> {
+        let lexical = match &self.lexical {
+            Some(bm) if scoring.lexical_weight != 0.0 => {
+                Some(lexical_scores(bm.scores(query), self.index.len()))
+            }
+            _ => None,
+        };
         rank_scored(
             &self.index,
             query_vec,
             query.modality,
             lexical.as_deref(),
-            &self.scoring,
+            scoring,
             n,
         )
     }
@@ -217,8 +231,16 @@ impl RetrievalRecommender {
     /// the `n` tools closest to the query, best first, with `unknown` always
     /// among them (see [`shortlist`]).
     pub fn candidates(&self, query: &Query, n: usize) -> Result<Vec<Scored>> {
+        self.candidates_by(query, n, &self.scoring)
+    }
+
+    /// [`RetrievalRecommender::candidates`] with other scoring knobs.
+    pub fn candidates_by(&self, query: &Query, n: usize, scoring: &Scoring) -> Result<Vec<Scored>> {
         let q = self.embed_queries(&[query.instruction.as_str()])?;
-        Ok(shortlist(self.rank(&q, query, self.index.len()), n))
+        Ok(shortlist(
+            self.rank_by(&q, query, self.index.len(), scoring),
+            n,
+        ))
     }
 }
 

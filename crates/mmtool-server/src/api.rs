@@ -311,6 +311,8 @@ pub async fn recommend(
                 .or(declared)
                 .unwrap_or(Modality::Text),
             media: upload.as_ref().map(|u| u.file.path().to_path_buf()),
+            // The server checks uploads but does not run the encoders.
+            media_features: None,
         };
         let metrics = &work_state.metrics;
         metrics.model_inflight.inc();
