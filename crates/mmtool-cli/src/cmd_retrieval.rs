@@ -333,8 +333,14 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let training = ctx.training_items()?;
             let model = MiniLm::load(&cfg.model_dir)?;
             let t = Instant::now();
-            let (ix, rebuilt) =
-                CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, &training, &cfg.index)?;
+            let (ix, rebuilt) = CardIndex::load_shipped_or_build(
+                &cfg.cache_dir,
+                cfg.shipped_index_dir.as_deref(),
+                &model,
+                &catalog,
+                &training,
+                &cfg.index,
+            )?;
             println!(
                 "{} index of {} tools in {} ({:.1} s)",
                 if rebuilt { "built" } else { "up-to-date" },

@@ -32,6 +32,9 @@ pub struct RetrievalConfig {
     /// The adapter that ships with the repository (`adapters/retrieval/`),
     /// so that a fresh machine ranks as the measured figures say.
     pub shipped_adapter: Option<PathBuf>,
+    /// Where prebuilt card indexes ship (`adapters/retrieval/`), copied into
+    /// the cache when they fit the catalog, training data and config.
+    pub shipped_index_dir: Option<PathBuf>,
 }
 
 /// Where the repository keeps its fine-tuned query adapter.
@@ -96,6 +99,7 @@ impl Default for RetrievalConfig {
             cache_dir: default_cache_dir(),
             use_adapter: true,
             shipped_adapter: shipped_adapter(),
+            shipped_index_dir: shipped_adapter().and_then(|p| p.parent().map(PathBuf::from)),
         }
     }
 }
@@ -115,8 +119,14 @@ impl RetrievalRecommender {
     /// training data changed) and the fine-tuned adapter if there is one.
     pub fn open(catalog: Arc<Catalog>, training: &[Item], cfg: &RetrievalConfig) -> Result<Self> {
         let model = MiniLm::load(&cfg.model_dir)?;
-        let (index, rebuilt) =
-            CardIndex::load_or_build(&cfg.cache_dir, &model, &catalog, training, &cfg.index)?;
+        let (index, rebuilt) = CardIndex::load_shipped_or_build(
+            &cfg.cache_dir,
+            cfg.shipped_index_dir.as_deref(),
+            &model,
+            &catalog,
+            training,
+            &cfg.index,
+        )?;
         if rebuilt {
             tracing::info!("built the card index for {} tools", index.len());
         }
