@@ -95,13 +95,7 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
     let mut rec = backend.recommend(&query, a.top_k as usize)?;
     // What the encoders found, plus what the backend says it did with it.
     if let Some(p) = &perception {
-        let mut f = p.findings();
-        if let (Some(obj), Some(serde_json::Value::Object(extra))) =
-            (f.as_object_mut(), rec.findings.take())
-        {
-            obj.extend(extra);
-        }
-        rec.findings = Some(f);
+        rec.add_encoder_findings(p.findings());
     }
     let infer_ms = t1.elapsed().as_secs_f64() * 1e3;
     let catalog = backend.catalog();

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use mmtool_server::{router, serve, AppState, ServerConfig};
+use mmtool_encoders::Perceiver;
+use mmtool_media::Limits;
+use mmtool_server::{router, serve, AppState, Perceived, ServerConfig};
 
 use crate::backends::Context;
 
@@ -38,6 +40,10 @@ pub struct ServeArgs {
     /// Directory for uploads while a request runs (default: the system temp dir).
     #[arg(long, value_name = "DIR")]
     pub upload_dir: Option<PathBuf>,
+    /// Do not run the image/audio encoders on uploads: answer from the words and the
+    /// file's modality only (no language or ImageNet findings, no media token).
+    #[arg(long)]
+    pub no_encoders: bool,
 }
 
 pub fn run(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
@@ -63,7 +69,20 @@ pub fn run(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
     if let Some(n) = a.concurrency {
         config.max_concurrency = n as usize;
     }
-    let state = Arc::new(AppState::new(backend, config));
+    let mut state = AppState::new(backend, config);
+    if !a.no_encoders {
+        // Encoders load on the first upload that needs them; results are cached by content.
+        let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
+            .with_embedding_cache(Perceiver::default_embedding_cache());
+        state = state.with_perception(Arc::new(move |path, modality| {
+            let p = perceiver.perceive(path, Some(modality))?;
+            Ok(Perceived {
+                features: p.media_features()?,
+                findings: p.findings(),
+            })
+        }));
+    }
+    let state = Arc::new(state);
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.addr)

@@ -91,6 +91,17 @@ impl Recommendation {
             (None, None) => String::new(),
         }
     }
+
+    /// Sets the findings to what the encoders found in the media, keeping
+    /// the backend's own notes (fields of its findings object) on top.
+    pub fn add_encoder_findings(&mut self, mut encoders: serde_json::Value) {
+        if let (Some(obj), Some(serde_json::Value::Object(own))) =
+            (encoders.as_object_mut(), self.findings.take())
+        {
+            obj.extend(own);
+        }
+        self.findings = Some(encoders);
+    }
 }
 
 /// A tool-recommendation backend.
@@ -101,4 +112,24 @@ pub trait Recommender: Send + Sync {
     fn catalog(&self) -> &Arc<Catalog>;
     /// The `k` best catalog tools for a query.
     fn recommend(&self, query: &Query, k: usize) -> anyhow::Result<Recommendation>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoder_findings_keep_the_backends_own_notes() {
+        let mut r = Recommendation {
+            findings: Some(serde_json::json!({"media_token": "used"})),
+            ..Recommendation::default()
+        };
+        r.add_encoder_findings(serde_json::json!({"languages": [["de", 0.9]]}));
+        let f = r.findings.unwrap();
+        assert_eq!(f["media_token"], "used");
+        assert_eq!(f["languages"][0][0], "de");
+        let mut r = Recommendation::default();
+        r.add_encoder_findings(serde_json::json!({"labels": []}));
+        assert_eq!(r.findings.unwrap(), serde_json::json!({"labels": []}));
+    }
 }

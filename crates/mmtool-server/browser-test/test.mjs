@@ -117,6 +117,8 @@ try {
   const meta = await page.locator("#meta").textContent();
   if (imgCards < 1) fail("image request: no cards");
   if (!meta.includes("image/png") || !meta.includes("64×48")) fail(`image request: media not shown (${meta})`);
+  // `mmtool serve` runs the image encoder on uploads: its ImageNet guesses are shown.
+  if (!meta.includes("looks like:")) fail(`image request: encoder findings not shown (${meta})`);
   const widths = await page.locator(".card .bar > span").evaluateAll((els) => els.map((e) => parseFloat(e.style.width)));
   if (widths[0] !== 100 || widths.some((w, i) => i > 0 && w > widths[i - 1])) fail(`score bars out of order: ${widths}`);
   await page.screenshot({ path: join(outDir, "image-request.png"), fullPage: true });

@@ -303,6 +303,18 @@ pub async fn recommend(
             }
             None => None,
         };
+        let perceived = match (&upload, &media_info, &work_state.perceive) {
+            (Some(u), Some(info), Some(perceive)) => {
+                Some(perceive(u.file.path(), info.modality).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "unreadable_media",
+                        format!("the encoders cannot read the uploaded file: {e:#}"),
+                    )
+                })?)
+            }
+            _ => None,
+        };
         let query = RecQuery {
             instruction,
             modality: media_info
@@ -311,13 +323,19 @@ pub async fn recommend(
                 .or(declared)
                 .unwrap_or(Modality::Text),
             media: upload.as_ref().map(|u| u.file.path().to_path_buf()),
-            // The server checks uploads but does not run the encoders.
-            media_features: None,
+            media_features: perceived.as_ref().map(|p| p.features.clone()),
         };
         let metrics = &work_state.metrics;
         metrics.model_inflight.inc();
         let rec = work_state.backend.recommend(&query, k);
         metrics.model_inflight.dec();
+        // What the encoders found, plus what the backend says it did with it.
+        let rec = rec.map(|mut rec| {
+            if let Some(p) = perceived {
+                rec.add_encoder_findings(p.findings);
+            }
+            rec
+        });
         let elapsed = t.elapsed();
         metrics.model_seconds.observe(elapsed.as_secs_f64());
         drop(upload);

@@ -66,7 +66,24 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: Metrics,
     pub(crate) model_slots: Arc<Semaphore>,
+    /// Runs the frozen encoders on an upload, when the binary has them.
+    pub perceive: Option<Arc<PerceiveFn>>,
 }
+
+/// What the encoders made of an uploaded file.
+#[derive(Debug, Clone)]
+pub struct Perceived {
+    /// In the layout the MLLM's media projection reads (`Query::media_features`).
+    pub features: Vec<f32>,
+    /// Shown to users next to the recommendation (language, ImageNet labels ...).
+    pub findings: serde_json::Value,
+}
+
+/// Encodes the file at a path with the given (sniffed) modality. The binary
+/// that owns the encoders provides it, so that this crate does not depend on
+/// them (and tests can run without model weights).
+pub type PerceiveFn =
+    dyn Fn(&std::path::Path, mmtool_data::Modality) -> anyhow::Result<Perceived> + Send + Sync;
 
 impl AppState {
     pub fn new(backend: Arc<dyn Recommender>, config: ServerConfig) -> Self {
@@ -76,7 +93,14 @@ impl AppState {
             config,
             metrics: Metrics::new(),
             model_slots: Arc::new(Semaphore::new(slots)),
+            perceive: None,
         }
+    }
+
+    /// Encodes uploads with `perceive` before recommending.
+    pub fn with_perception(mut self, perceive: Arc<PerceiveFn>) -> Self {
+        self.perceive = Some(perceive);
+        self
     }
 }
 

@@ -381,3 +381,73 @@ async fn slow_requests_time_out_with_json_503() {
     assert_eq!(s.get("/healthz").await.status, StatusCode::OK);
     s.stop().await;
 }
+
+/// Reports the width of the media features it was given, as a backend's note.
+struct FeatureEcho(Arc<mmtool_catalog::Catalog>);
+
+impl Recommender for FeatureEcho {
+    fn name(&self) -> &str {
+        "echo"
+    }
+    fn catalog(&self) -> &Arc<mmtool_catalog::Catalog> {
+        &self.0
+    }
+    fn recommend(
+        &self,
+        q: &mmtool_recommend::Query,
+        _k: usize,
+    ) -> anyhow::Result<mmtool_recommend::Recommendation> {
+        Ok(mmtool_recommend::Recommendation {
+            ranked: vec![mmtool_recommend::Scored {
+                id: self.0.cards()[0].id.clone(),
+                score: 1.0,
+            }],
+            raw: None,
+            findings: Some(serde_json::json!({
+                "features": q.media_features.as_ref().map(|f| f.len())
+            })),
+        })
+    }
+}
+
+#[tokio::test]
+async fn uploads_go_through_the_encoders_when_the_server_has_them() {
+    let hook: Arc<mmtool_server::PerceiveFn> = Arc::new(|path, modality| {
+        assert!(path.exists(), "the upload is readable while encoding");
+        if modality == mmtool_data::Modality::Audio {
+            anyhow::bail!("no audio stream");
+        }
+        Ok(mmtool_server::Perceived {
+            features: vec![0.5; 7],
+            findings: serde_json::json!({"labels": [["tabby", 0.5]]}),
+        })
+    });
+    let s =
+        TestServer::start_with(Arc::new(FeatureEcho(catalog())), small_limits(), Some(hook)).await;
+    let form = Form::default()
+        .text("instruction", "what is in this photo")
+        .file("file", "p.png", "image/png", &png(8, 8));
+    let r = s.post_form(&form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let f = &r.json()["findings"];
+    assert_eq!(f["labels"][0][0], "tabby", "{f}");
+    assert_eq!(f["features"], 7, "the features reach the backend: {f}");
+    // Text-only requests are not encoded.
+    let r = s
+        .post_json(r#"{"instruction": "translate this text"}"#)
+        .await;
+    assert_eq!(r.json()["findings"]["features"], serde_json::Value::Null);
+    // An encoder failure is the client's file: 422 with the reason.
+    let form = Form::default().text("instruction", "what is said").file(
+        "file",
+        "a.wav",
+        "audio/wav",
+        &wav(8000),
+    );
+    let r = s.post_form(&form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.error_code(), "unreadable_media");
+    assert!(r.text.contains("no audio stream"), "{}", r.text);
+    assert_eq!(s.leftover_uploads(), 0);
+    s.stop().await;
+}

@@ -122,10 +122,23 @@ impl Reply {
 }
 
 impl TestServer {
-    pub async fn start(backend: Arc<dyn Recommender>, mut config: ServerConfig) -> TestServer {
+    pub async fn start(backend: Arc<dyn Recommender>, config: ServerConfig) -> TestServer {
+        Self::start_with(backend, config, None).await
+    }
+
+    /// With an encoder hook for uploads.
+    pub async fn start_with(
+        backend: Arc<dyn Recommender>,
+        mut config: ServerConfig,
+        perceive: Option<Arc<mmtool_server::PerceiveFn>>,
+    ) -> TestServer {
         let upload_dir = tempfile::tempdir().unwrap();
         config.upload_dir = Some(upload_dir.path().to_path_buf());
-        let state = Arc::new(AppState::new(backend, config));
+        let mut state = AppState::new(backend, config);
+        if let Some(p) = perceive {
+            state = state.with_perception(p);
+        }
+        let state = Arc::new(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
