@@ -16,6 +16,7 @@ use mmtool_llm::train::{batch_loss, cache_lower, encode_items, epoch_batches, Ad
 use mmtool_llm::PromptEncoder;
 
 fn main() -> Result<()> {
+    mmtool_data::fix_thread_count();
     let args: Vec<String> = std::env::args().collect();
     let data = std::path::PathBuf::from(
         args.get(1)
@@ -48,6 +49,11 @@ fn main() -> Result<()> {
         (
             "upper: LoRA r=32 on layers 22-29, layers 0-21 cached",
             (22..30).collect(),
+            true,
+        ),
+        (
+            "upper: LoRA r=32 on layers 26-29 (configs/default.toml), layers 0-25 cached",
+            (26..30).collect(),
             true,
         ),
     ] {
