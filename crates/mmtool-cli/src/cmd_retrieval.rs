@@ -10,12 +10,15 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use mmtool_catalog::{Catalog, UNKNOWN_ID};
 use mmtool_data::{load_items, Item, LoadOptions, Modality};
+use mmtool_recommend::bm25::{Bm25Config, Bm25Recommender};
 use mmtool_recommend::Query;
 use mmtool_retrieval::adapter::{adapter_path, train, Adapter, Pairs, TrainConfig};
 use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
 use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
 use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
-use mmtool_retrieval::recommender::{rank_with, shortlist_by, Scoring};
+use mmtool_retrieval::recommender::{
+    lexical_scores, rank_scored, rank_with, shortlist_by, Scoring,
+};
 use mmtool_retrieval::search::top_n;
 use mmtool_retrieval::store::EmbeddingStore;
 use mmtool_retrieval::{CardIndex, RetrievalConfig, RetrievalRecommender};
@@ -552,6 +555,33 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             );
             println!("base:       {}", before.line());
             println!("fine-tuned: {}", after.line());
+            // The backend's own scoring (BM25 over card text, as the backend builds it).
+            let scoring = cfg.scoring;
+            let bm = Bm25Recommender::build(catalog.clone(), &[], Bm25Config::default());
+            let lexical: Vec<Vec<f32>> = test
+                .iter()
+                .map(|it| lexical_scores(bm.scores(&Query::from_item(it)), catalog.len()))
+                .collect();
+            let hybrid = |qs: &[f32]| -> Metrics {
+                let ranked: Vec<Vec<String>> = qs
+                    .chunks_exact(ix.dim)
+                    .zip(&test)
+                    .zip(&lexical)
+                    .map(|((q, it), l)| {
+                        rank_scored(&ix, q, it.modality, Some(l), &scoring, 50)
+                            .into_iter()
+                            .map(|s| s.id)
+                            .collect()
+                    })
+                    .collect();
+                let gold: Vec<&[String]> = test.iter().map(|i| i.answers.as_slice()).collect();
+                Metrics::compute(&ranked, &gold, &ks)
+            };
+            println!("base, hybrid scoring:       {}", hybrid(&qs).line());
+            println!(
+                "fine-tuned, hybrid scoring: {}",
+                hybrid(&adapter.apply(&qs)?).line()
+            );
             if let Some(dir) = mllm_adapter {
                 let flags = ctx.mllm_flags();
                 let retrieval = Arc::new(RetrievalRecommender::from_parts(
@@ -561,7 +591,6 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                     Some(adapter),
                     // The ranking measured above (dense), so both rows compare.
                     Scoring::dense(knobs.mismatch_penalty),
-                    &training,
                 ));
                 let mllm = MllmRecommender::build(
                     catalog.clone(),

@@ -7,7 +7,7 @@
 //! The index and BM25 are built from the rest. With `--test FILE` the grid
 //! is printed for that file instead: for measuring a chosen setting only.
 //!
-//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--test FILE]
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--test FILE]
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -64,7 +64,14 @@ fn main() -> Result<()> {
     let adapter = Adapter::load(&PathBuf::from(SHIPPED_ADAPTER), model.dim())
         .context("run from the repository root")?;
     let qs = adapter.apply(&raw)?;
-    let bm = Bm25Recommender::build(catalog.clone(), &train, Bm25Config::default());
+    // BM25 over card text alone (the backend's choice); `--with-instructions`
+    // adds the tools' training instructions to their documents.
+    let cards_only = std::env::args().all(|a| a != "--with-instructions");
+    let bm = Bm25Recommender::build(
+        catalog.clone(),
+        if cards_only { &[] } else { &train },
+        Bm25Config::default(),
+    );
     let lex: Vec<Vec<f32>> = items
         .iter()
         .map(|i| lexical_scores(bm.scores(&Query::from_item(i)), catalog.len()))
