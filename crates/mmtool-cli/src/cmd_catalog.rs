@@ -100,8 +100,11 @@ fn refresh_index(ctx: &Context, catalog: &Catalog) -> Result<()> {
     }
     let model = mmtool_retrieval::MiniLm::load(&cfg.model_dir)?;
     let training = ctx.training_items()?;
-    let (ix, _) = mmtool_retrieval::CardIndex::load_or_build(
+    // Unchanged tools keep their vectors (from the cached or the shipped
+    // index); only new or edited cards are embedded.
+    let (ix, _) = mmtool_retrieval::CardIndex::load_shipped_or_build(
         &cfg.cache_dir,
+        cfg.shipped_index_dir.as_deref(),
         &model,
         catalog,
         &training,

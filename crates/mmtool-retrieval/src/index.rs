@@ -45,6 +45,36 @@ pub struct CardParts {
     pub centroids: Vec<Option<Vec<f32>>>,
     /// Fingerprint of the instructions that went into the centroids.
     pub training_fingerprint: u64,
+    /// Per tool: what its vector depends on besides the mix weight (model,
+    /// card text, training instructions); see [`CardIndex::row_keys`].
+    pub row_bases: Vec<u64>,
+}
+
+/// Per tool, a hash of what its vector depends on apart from the card
+/// weight: the model, the card's search text and its training instructions.
+pub fn row_bases(catalog: &Catalog, per: &[Vec<&str>]) -> Vec<u64> {
+    catalog
+        .cards()
+        .iter()
+        .zip(per)
+        .map(|(c, list)| {
+            let mut k = MODEL_ID.as_bytes().to_vec();
+            k.push(0);
+            k.extend_from_slice(c.search_text().as_bytes());
+            for t in list {
+                k.push(0);
+                k.extend_from_slice(t.as_bytes());
+            }
+            fnv1a(&k)
+        })
+        .collect()
+}
+
+/// A row key: the row base with the card weight that mixes the vector.
+fn row_key(base: u64, card_weight: f32) -> u64 {
+    let mut k = base.to_le_bytes().to_vec();
+    k.extend_from_slice(&card_weight.to_le_bytes());
+    fnv1a(&k)
 }
 
 /// Training instructions per catalog position, at most `max_per_tool` each,
@@ -77,12 +107,34 @@ impl CardParts {
         training: &[Item],
         max_per_tool: usize,
     ) -> Result<Self> {
+        Self::build_rows(model, store, catalog, training, max_per_tool, &|_| true)
+    }
+
+    /// [`CardParts::build`] for the tools `need` selects; the others get a
+    /// zero card vector and no centroid, and nothing of theirs is embedded
+    /// (their vectors come from elsewhere, e.g. an earlier index).
+    pub fn build_rows(
+        model: &MiniLm,
+        store: &mut EmbeddingStore,
+        catalog: &Catalog,
+        training: &[Item],
+        max_per_tool: usize,
+        need: &dyn Fn(usize) -> bool,
+    ) -> Result<Self> {
         let dim = model.dim();
-        let texts: Vec<String> = catalog.cards().iter().map(|c| c.search_text()).collect();
+        let rows: Vec<usize> = (0..catalog.len()).filter(|&i| need(i)).collect();
+        let texts: Vec<String> = rows
+            .iter()
+            .map(|&i| catalog.cards()[i].search_text())
+            .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let cards = store.get_or_embed(model, &refs, "tool cards")?;
+        let embedded = store.get_or_embed(model, &refs, "tool cards")?;
+        let mut cards = vec![0f32; catalog.len() * dim];
+        for (k, &i) in rows.iter().enumerate() {
+            cards[i * dim..(i + 1) * dim].copy_from_slice(&embedded[k * dim..(k + 1) * dim]);
+        }
         let per = instructions_per_tool(catalog, training, max_per_tool);
-        let flat: Vec<&str> = per.iter().flatten().copied().collect();
+        let flat: Vec<&str> = rows.iter().flat_map(|&i| per[i].iter().copied()).collect();
         let emb = store.get_or_embed(model, &flat, "training instructions")?;
         store.save()?;
         let mut fp = Vec::new();
@@ -93,15 +145,21 @@ impl CardParts {
                 centroids.push(None);
                 continue;
             }
-            let mut c = vec![0f32; dim];
             for t in list {
+                fp.extend_from_slice(&fnv1a(t.as_bytes()).to_le_bytes());
+            }
+            fp.extend_from_slice(&(p as u64).to_le_bytes());
+            if !need(p) {
+                centroids.push(None);
+                continue;
+            }
+            let mut c = vec![0f32; dim];
+            for _ in list {
                 for (x, y) in c.iter_mut().zip(&emb[row * dim..(row + 1) * dim]) {
                     *x += y;
                 }
                 row += 1;
-                fp.extend_from_slice(&fnv1a(t.as_bytes()).to_le_bytes());
             }
-            fp.extend_from_slice(&(p as u64).to_le_bytes());
             normalize(&mut c);
             centroids.push(Some(c));
         }
@@ -110,6 +168,7 @@ impl CardParts {
             cards,
             centroids,
             training_fingerprint: fnv1a(&fp),
+            row_bases: row_bases(catalog, &per),
         })
     }
 
@@ -139,6 +198,11 @@ pub struct CardIndex {
     pub dim: usize,
     /// Row-major, `ids.len() x dim`, unit rows.
     pub matrix: Vec<f32>,
+    /// Per row, a hash of everything its vector was made from (model, card
+    /// text, training instructions, card weight): rows whose key is unchanged
+    /// are reused when the catalog changes instead of embedded again. Empty
+    /// for index files written before keys existed.
+    pub row_keys: Vec<u64>,
 }
 
 /// Directory of the retrieval caches: `$MMTOOL_CACHE/retrieval`.
@@ -158,6 +222,11 @@ impl CardIndex {
             modalities: catalog.cards().iter().map(|c| c.input_modality).collect(),
             dim: parts.dim,
             matrix: parts.compose(card_weight),
+            row_keys: parts
+                .row_bases
+                .iter()
+                .map(|&b| row_key(b, card_weight))
+                .collect(),
         }
     }
 
@@ -248,15 +317,55 @@ impl CardIndex {
                 }
             }
         }
+        let per = instructions_per_tool(catalog, training, cfg.max_per_tool);
+        let keys: Vec<u64> = row_bases(catalog, &per)
+            .into_iter()
+            .map(|b| row_key(b, cfg.card_weight))
+            .collect();
         if path.exists() {
             match Self::load(&path, catalog) {
-                Ok(ix) => return Ok((ix, false)),
+                Ok(mut ix) => {
+                    if ix.row_keys != keys {
+                        // A file from before row keys: its name vouches for
+                        // what it was built from, so add them for later reuse.
+                        ix.row_keys = keys;
+                        if let Err(e) = ix.save(&path, catalog) {
+                            tracing::warn!("{}: cannot add row keys: {e:#}", path.display());
+                        }
+                    }
+                    return Ok((ix, false));
+                }
                 Err(e) => tracing::warn!("rebuilding the card index: {e:#}"),
             }
         }
+        // A catalog edit changes a few tools: reuse every other tool's vector
+        // from the indexes at hand and embed only what is new.
+        let mut dirs = vec![cache_dir];
+        dirs.extend(shipped);
+        let donors = donor_rows(&dirs, model.dim());
+        let reuse: Vec<Option<&Vec<f32>>> = keys.iter().map(|k| donors.get(k)).collect();
         let mut store = EmbeddingStore::open(&store_path(cache_dir), MODEL_ID, model.dim());
-        let parts = CardParts::build(model, &mut store, catalog, training, cfg.max_per_tool)?;
-        let ix = Self::from_parts(catalog, &parts, cfg.card_weight);
+        let parts = CardParts::build_rows(
+            model,
+            &mut store,
+            catalog,
+            training,
+            cfg.max_per_tool,
+            &|i| reuse[i].is_none(),
+        )?;
+        let mut ix = Self::from_parts(catalog, &parts, cfg.card_weight);
+        let dim = ix.dim;
+        let mut reused = 0;
+        for (i, r) in reuse.iter().enumerate() {
+            if let Some(r) = r {
+                ix.matrix[i * dim..(i + 1) * dim].copy_from_slice(r);
+                reused += 1;
+            }
+        }
+        tracing::info!(
+            "card index: {reused} of {} tool vectors reused, the rest embedded",
+            ix.len()
+        );
         ix.save(&path, catalog)?;
         remove_stale(cache_dir, &path);
         Ok((ix, true))
@@ -270,6 +379,10 @@ impl CardIndex {
                 format!("{:016x}", catalog.fingerprint()),
             ),
             ("ids".to_string(), serde_json::to_string(&self.ids)?),
+            (
+                "row_keys".to_string(),
+                serde_json::to_string(&self.row_keys)?,
+            ),
         ]);
         write_safetensors(
             path,
@@ -301,13 +414,57 @@ impl CardIndex {
         {
             anyhow::bail!("{}: its tools do not match the catalog", path.display());
         }
+        let row_keys = read_row_keys(&f, n).unwrap_or_default();
         Ok(CardIndex {
             ids,
             modalities: catalog.cards().iter().map(|c| c.input_modality).collect(),
             dim,
             matrix,
+            row_keys,
         })
     }
+}
+
+/// The file's row keys, if it has a well-formed list for its `n` rows.
+fn read_row_keys(f: &Loaded, n: usize) -> Option<Vec<u64>> {
+    let keys: Vec<u64> = serde_json::from_str(f.meta("row_keys").ok()?).ok()?;
+    (keys.len() == n).then_some(keys)
+}
+
+/// Rows of every readable index file of this model in `dirs`, by row key.
+fn donor_rows(dirs: &[&Path], dim: usize) -> HashMap<u64, Vec<f32>> {
+    let prefix = format!("index-{MODEL_DIR_NAME}-");
+    let mut rows = HashMap::new();
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(&prefix) || !name.ends_with(".safetensors") {
+                continue;
+            }
+            let Ok(f) = Loaded::read(&e.path()) else {
+                continue;
+            };
+            if f.meta("model").ok() != Some(MODEL_ID) {
+                continue;
+            }
+            let Ok((n, d, matrix)) = f.matrix("cards") else {
+                continue;
+            };
+            let Some(keys) = read_row_keys(&f, n) else {
+                continue;
+            };
+            if d != dim {
+                continue;
+            }
+            for (k, row) in keys.into_iter().zip(matrix.chunks_exact(d)) {
+                rows.entry(k).or_insert_with(|| row.to_vec());
+            }
+        }
+    }
+    rows
 }
 
 /// Deletes other index files of this model (they belong to older catalogs).
@@ -378,6 +535,7 @@ pub(crate) mod tests {
             cards: vec![1.0, 0.0, 1.0, 0.0],
             centroids: vec![Some(vec![0.0, 1.0]), None],
             training_fingerprint: 0,
+            row_bases: vec![1, 2],
         };
         let m = parts.compose(0.5);
         let h = std::f32::consts::FRAC_1_SQRT_2;
@@ -451,6 +609,58 @@ pub(crate) mod tests {
         .unwrap();
         assert!(rebuilt);
         assert_eq!(d, a);
+    }
+
+    #[test]
+    fn a_catalog_edit_embeds_only_the_changed_tools_and_matches_a_full_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = tiny();
+        let mut cat = catalog();
+        let tr = vec![
+            item("translate this text", "o/mt"),
+            item("make it sharp", "o/up"),
+        ];
+        let cfg = IndexConfig::default();
+        let (a, _) = CardIndex::load_or_build(dir.path(), &m, &cat, &tr, &cfg).unwrap();
+        assert_eq!(a.row_keys.len(), a.len());
+        // Forget every embedded text: whatever is embedded next shows up in the store.
+        std::fs::remove_file(store_path(dir.path())).unwrap();
+        cat.add(card("o/music", Modality::Audio, "music audio"))
+            .unwrap();
+        let (b, rebuilt) = CardIndex::load_or_build(dir.path(), &m, &cat, &tr, &cfg).unwrap();
+        assert!(rebuilt);
+        let store = EmbeddingStore::open(&store_path(dir.path()), MODEL_ID, m.dim());
+        assert_eq!(store.len(), 1, "only the new card's text was embedded");
+        assert_eq!(
+            &b.matrix[..a.matrix.len()],
+            &a.matrix[..],
+            "old rows reused"
+        );
+        // The same index as building everything from scratch (up to float
+        // noise: texts embedded in other batches are padded differently).
+        let same = |x: &CardIndex, y: &CardIndex| {
+            assert_eq!((&x.ids, &x.row_keys), (&y.ids, &y.row_keys));
+            let diff = x
+                .matrix
+                .iter()
+                .zip(&y.matrix)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(diff < 1e-5, "rows differ by {diff}");
+        };
+        let fresh = tempfile::tempdir().unwrap();
+        let (full, _) = CardIndex::load_or_build(fresh.path(), &m, &cat, &tr, &cfg).unwrap();
+        same(&b, &full);
+        // A changed card text is a changed row: it is embedded again.
+        let mut edited = catalog();
+        edited.remove("o/up").unwrap();
+        edited
+            .add(card("o/up", Modality::Image, "upscale blurry photos 4x"))
+            .unwrap();
+        let (c, _) = CardIndex::load_or_build(dir.path(), &m, &edited, &tr, &cfg).unwrap();
+        let fresh = tempfile::tempdir().unwrap();
+        let (full, _) = CardIndex::load_or_build(fresh.path(), &m, &edited, &tr, &cfg).unwrap();
+        same(&c, &full);
     }
 
     #[test]

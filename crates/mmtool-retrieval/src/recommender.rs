@@ -524,6 +524,7 @@ mod tests {
             modalities: vec![Modality::Text; 3],
             dim: 2,
             matrix: vec![1.0, 0.0, 1.0, 0.0, 0.6, 0.8],
+            row_keys: Vec::new(),
         }
     }
 
