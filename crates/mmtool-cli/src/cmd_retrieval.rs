@@ -17,7 +17,7 @@ use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
 use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
 use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
-    lexical_scores, rank_scored, rank_with, shortlist_by, Scoring,
+    lexical_scores, rank_with, recall_scored, shortlist_by, Scoring,
 };
 use mmtool_retrieval::search::top_n;
 use mmtool_retrieval::store::EmbeddingStore;
@@ -562,21 +562,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|it| lexical_scores(bm.scores(&Query::from_item(it)), catalog.len()))
                 .collect();
-            let hybrid = |qs: &[f32]| -> Metrics {
-                let ranked: Vec<Vec<String>> = qs
-                    .chunks_exact(ix.dim)
-                    .zip(&test)
-                    .zip(&lexical)
-                    .map(|((q, it), l)| {
-                        rank_scored(&ix, q, it.modality, Some(l), &scoring, 50)
-                            .into_iter()
-                            .map(|s| s.id)
-                            .collect()
-                    })
-                    .collect();
-                let gold: Vec<&[String]> = test.iter().map(|i| i.answers.as_slice()).collect();
-                Metrics::compute(&ranked, &gold, &ks)
-            };
+            let hybrid = |qs: &[f32]| recall_scored(&ix, qs, &test, &lexical, &scoring, &ks);
             println!("base, hybrid scoring:       {}", hybrid(&qs).line());
             println!(
                 "fine-tuned, hybrid scoring: {}",

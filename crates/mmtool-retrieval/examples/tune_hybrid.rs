@@ -17,10 +17,10 @@ use mmtool_data::{load_items, resolve_data_dir, Item, LoadOptions};
 use mmtool_recommend::bm25::{Bm25Config, Bm25Recommender};
 use mmtool_recommend::Query;
 use mmtool_retrieval::adapter::Adapter;
-use mmtool_retrieval::eval::{dev_split, Metrics};
+use mmtool_retrieval::eval::dev_split;
 use mmtool_retrieval::index::{default_cache_dir, store_path, CardParts};
 use mmtool_retrieval::minilm::{default_model_dir, MiniLm, MODEL_ID};
-use mmtool_retrieval::recommender::{lexical_scores, rank_scored, Scoring, SHIPPED_ADAPTER};
+use mmtool_retrieval::recommender::{lexical_scores, recall_scored, Scoring, SHIPPED_ADAPTER};
 use mmtool_retrieval::store::EmbeddingStore;
 use mmtool_retrieval::CardIndex;
 
@@ -76,7 +76,6 @@ fn main() -> Result<()> {
         .iter()
         .map(|i| lexical_scores(bm.scores(&Query::from_item(i)), catalog.len()))
         .collect();
-    let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
     let n_unknown = items.iter().filter(|i| is_unknown(i)).count();
     println!(
         "{} items ({n_unknown} unknown), max_per_tool {max_per_tool}, card_weight {card_weight}",
@@ -90,18 +89,7 @@ fn main() -> Result<()> {
                 lexical_weight,
                 unknown_score,
             };
-            let ranked: Vec<Vec<String>> = qs
-                .chunks_exact(index.dim)
-                .zip(&items)
-                .zip(&lex)
-                .map(|((q, it), l)| {
-                    rank_scored(&index, q, it.modality, Some(l), &scoring, 50)
-                        .into_iter()
-                        .map(|s| s.id)
-                        .collect()
-                })
-                .collect();
-            let m = Metrics::compute(&ranked, &gold, &[1, 10, 50]);
+            let m = recall_scored(&index, &qs, &items, &lex, &scoring, &[1, 10, 50]);
             let u = unknown_score.map_or("card".to_string(), |t| format!("{t:.2}"));
             println!(
                 "{lexical_weight:>7.2} {u:>7} {:>6.2} {:>6.2} {:>6.2}",

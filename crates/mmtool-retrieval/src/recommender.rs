@@ -294,6 +294,33 @@ pub fn rank_with(
     )
 }
 
+/// Recall@k of [`rank_scored`] for items whose queries are already embedded
+/// (row `i` of `qs`, lexical vector `lexical[i]`), e.g. for tuning or held-out
+/// measurements that rebuild the index.
+pub fn recall_scored(
+    index: &CardIndex,
+    qs: &[f32],
+    items: &[Item],
+    lexical: &[Vec<f32>],
+    scoring: &Scoring,
+    ks: &[usize],
+) -> crate::eval::Metrics {
+    let depth = ks.iter().copied().max().unwrap_or(1);
+    let ranked: Vec<Vec<String>> = qs
+        .chunks_exact(index.dim)
+        .zip(items)
+        .zip(lexical)
+        .map(|((q, it), l)| {
+            rank_scored(index, q, it.modality, Some(l), scoring, depth)
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        })
+        .collect();
+    let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
+    crate::eval::Metrics::compute(&ranked, &gold, ks)
+}
+
 /// BM25 matches as a dense vector over `len` catalog positions, divided by
 /// the best match's score (all 0 when nothing matches).
 pub fn lexical_scores(matches: Vec<(usize, f32)>, len: usize) -> Vec<f32> {
