@@ -146,7 +146,7 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
             println!("    {}", r.api_call);
         }
         if let Some(f) = &rec.findings {
-            println!("\nmedia: {f}");
+            println!("\nfound in the media: {}", describe_findings(f));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -319,9 +319,67 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The findings in one line for people: the top spoken languages and
+/// ImageNet guesses with their probabilities, and what the backend did with
+/// the media token (`--json` has everything).
+pub fn describe_findings(f: &serde_json::Value) -> String {
+    let top = |key: &str| -> Option<String> {
+        let list = f.get(key)?.as_array()?;
+        let parts: Vec<String> = list
+            .iter()
+            .take(3)
+            .filter_map(|e| {
+                Some(format!(
+                    "{} {:.0}%",
+                    e.get(0)?.as_str()?,
+                    e.get(1)?.as_f64()? * 100.
+                ))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    };
+    let mut out = Vec::new();
+    if let Some(l) = top("languages") {
+        out.push(format!("spoken language: {l}"));
+    }
+    if let Some(l) = top("labels") {
+        out.push(format!("looks like: {l}"));
+    }
+    if let Some(t) = f.get("media_token").and_then(|t| t.as_str()) {
+        out.push(format!("media token {t}"));
+    }
+    if out.is_empty() {
+        f.to_string()
+    } else {
+        out.join("; ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_read_as_top_guesses_with_percentages() {
+        let f = serde_json::json!({
+            "modality": "audio",
+            "languages": [["de", 0.932], ["en", 0.05], ["nl", 0.01], ["la", 0.005]],
+            "labels": [],
+            "media_token": "not used: this adapter reads 512 values"
+        });
+        assert_eq!(
+            describe_findings(&f),
+            "spoken language: de 93%, en 5%, nl 1%; media token not used: this adapter reads 512 values"
+        );
+        let img = serde_json::json!({"labels": [["tabby", 0.41]], "languages": []});
+        assert_eq!(describe_findings(&img), "looks like: tabby 41%");
+        let odd = serde_json::json!({"modality": "video"});
+        assert_eq!(
+            describe_findings(&odd),
+            odd.to_string(),
+            "nothing to summarise: raw"
+        );
+    }
 
     #[test]
     fn partial_progress_is_read_back_and_a_foreign_one_refused() {
