@@ -91,6 +91,7 @@ fn main() -> Result<()> {
             modality: it.modality,
             media: None,
             media_features: None,
+            media_hint: None,
         };
         // The full ranking; every smaller shortlist is drawn from it.
         let full = retrieval.candidates(&q, catalog.len())?;

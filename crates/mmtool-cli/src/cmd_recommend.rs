@@ -90,6 +90,7 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
         modality,
         media,
         media_features,
+        media_hint: perception.as_ref().and_then(|p| p.text_hint()),
     };
     let t1 = Instant::now();
     let mut rec = backend.recommend(&query, a.top_k as usize)?;

@@ -79,6 +79,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
             Ok(Perceived {
                 features: p.media_features()?,
                 findings: p.findings(),
+                hint: p.text_hint(),
             })
         }));
     }

@@ -44,6 +44,13 @@ pub const AUDIO_DIM: usize = 512;
 /// paper, so that one projection serves all modalities.
 pub const MEDIA_DIM: usize = IMAGE_DIM + AUDIO_DIM;
 
+/// How sure Whisper must be of the spoken language for it to become part of
+/// the request's text ([`Perception::text_hint`]). A wrong language picks a
+/// wrong recogniser, which is worse than none: espeak-ng French came out as
+/// Thai at 0.64, espeak-ng German as German at 0.83-0.93 (docs/whisper.md).
+/// Not tuned on data: no labelled media requests exist here.
+pub const HINT_MIN_PROB: f32 = 0.8;
+
 /// What the encoders found in one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Perception {
@@ -84,6 +91,23 @@ impl Perception {
         let mut out = vec![0f32; MEDIA_DIM];
         out[offset..offset + want].copy_from_slice(&self.embedding);
         Ok(out)
+    }
+
+    /// Words for what the request's text leaves open, from the findings:
+    /// the spoken language when Whisper is at least [`HINT_MIN_PROB`] sure
+    /// of it (`"German audio"`), so that the text backends pick the German
+    /// speech recogniser for "what is being said?". Images give none: an
+    /// ImageNet guess says little about which tool fits.
+    pub fn text_hint(&self) -> Option<String> {
+        if !matches!(self.modality, Modality::Audio | Modality::Video) {
+            return None;
+        }
+        let (code, p) = self.languages.first()?;
+        if *p < HINT_MIN_PROB {
+            return None;
+        }
+        let name = crate::whisper::language_name(code)?;
+        Some(format!("{name} {}", self.modality.as_str()))
     }
 
     pub fn norm(&self) -> f32 {
@@ -322,6 +346,22 @@ mod tests {
             encode_ms: 0.,
             cached: false,
         }
+    }
+
+    #[test]
+    fn a_confident_spoken_language_becomes_a_text_hint() {
+        let mut a = perception(Modality::Audio, vec![0.0; AUDIO_DIM]);
+        assert_eq!(a.text_hint(), None, "no language found");
+        a.languages = vec![("de".into(), 0.83), ("en".into(), 0.06)];
+        assert_eq!(a.text_hint().as_deref(), Some("German audio"));
+        a.languages = vec![("th".into(), 0.64)];
+        assert_eq!(a.text_hint(), None, "not sure enough");
+        let mut v = perception(Modality::Video, vec![0.0; MEDIA_DIM]);
+        v.languages = vec![("fr".into(), 0.9)];
+        assert_eq!(v.text_hint().as_deref(), Some("French video"));
+        let mut i = perception(Modality::Image, vec![0.0; IMAGE_DIM]);
+        i.labels = vec![("tabby".into(), 0.9)];
+        assert_eq!(i.text_hint(), None);
     }
 
     #[test]

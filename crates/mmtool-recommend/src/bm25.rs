@@ -70,7 +70,7 @@ impl Bm25Recommender {
     /// (catalog position, modality-weighted BM25 score) of every tool that
     /// shares a term with the request, in no particular order.
     pub fn scores(&self, query: &Query) -> Vec<(usize, f32)> {
-        let q = self.embedder.embed(&query.instruction);
+        let q = self.embedder.embed(&query.ranking_text());
         let cards = self.catalog.cards();
         self.scorer
             .matches(&q)

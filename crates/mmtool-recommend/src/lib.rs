@@ -32,15 +32,29 @@ pub struct Query {
     /// `None` when nothing is attached or it was not encoded.
     #[serde(default, skip)]
     pub media_features: Option<Vec<f32>>,
+    /// Words the encoders found for what the text leaves open (e.g. `German
+    /// audio`); the text backends read them with the instruction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_hint: Option<String>,
 }
 
 impl Query {
+    /// The text a text backend ranks with: the instruction, followed by the
+    /// media hint in brackets when there is one.
+    pub fn ranking_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.media_hint {
+            Some(h) => format!("{} ({h})", self.instruction).into(),
+            None => self.instruction.as_str().into(),
+        }
+    }
+
     pub fn text(instruction: impl Into<String>) -> Self {
         Query {
             instruction: instruction.into(),
             modality: Modality::Text,
             media: None,
             media_features: None,
+            media_hint: None,
         }
     }
 
@@ -52,6 +66,7 @@ impl Query {
             modality: item.modality,
             media: None,
             media_features: None,
+            media_hint: None,
         }
     }
 }
@@ -117,6 +132,14 @@ pub trait Recommender: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ranking_text_carries_the_media_hint() {
+        let mut q = Query::text("what is being said?");
+        assert_eq!(q.ranking_text(), "what is being said?");
+        q.media_hint = Some("German audio".into());
+        assert_eq!(q.ranking_text(), "what is being said? (German audio)");
+    }
 
     #[test]
     fn encoder_findings_keep_the_backends_own_notes() {

@@ -246,7 +246,7 @@ impl RetrievalRecommender {
 
     /// [`RetrievalRecommender::candidates`] with other scoring knobs.
     pub fn candidates_by(&self, query: &Query, n: usize, scoring: &Scoring) -> Result<Vec<Scored>> {
-        let q = self.embed_queries(&[query.instruction.as_str()])?;
+        let q = self.embed_queries(&[query.ranking_text().as_ref()])?;
         Ok(shortlist(
             self.rank_by(&q, query, self.index.len(), scoring),
             n,
@@ -398,7 +398,7 @@ impl Recommender for RetrievalRecommender {
     fn recommend(&self, query: &Query, k: usize) -> Result<Recommendation> {
         // The plain ranking: the `unknown` slot is for a second stage's
         // shortlist only (`candidates`), never the retrieval answer itself.
-        let q = self.embed_queries(&[query.instruction.as_str()])?;
+        let q = self.embed_queries(&[query.ranking_text().as_ref()])?;
         Ok(Recommendation {
             ranked: self.rank(&q, query, k.max(1)),
             raw: None,
@@ -619,6 +619,11 @@ mod tests {
         };
         let r = RetrievalRecommender::from_parts(cat, m, ix, None, heavy);
         let top = r.recommend(&Query::text("zorblax"), 1).unwrap();
+        assert_eq!(top.ranked[0].id, "o/asr", "{top:?}");
+        // The encoders' hint is read with the instruction.
+        let mut q = Query::text("what now");
+        q.media_hint = Some("zorblax audio".into());
+        let top = r.recommend(&q, 1).unwrap();
         assert_eq!(top.ranked[0].id, "o/asr", "{top:?}");
     }
 }

@@ -324,6 +324,7 @@ pub async fn recommend(
                 .unwrap_or(Modality::Text),
             media: upload.as_ref().map(|u| u.file.path().to_path_buf()),
             media_features: perceived.as_ref().map(|p| p.features.clone()),
+            media_hint: perceived.as_ref().and_then(|p| p.hint.clone()),
         };
         let metrics = &work_state.metrics;
         metrics.model_inflight.inc();

@@ -77,6 +77,8 @@ pub struct Perceived {
     pub features: Vec<f32>,
     /// Shown to users next to the recommendation (language, ImageNet labels ...).
     pub findings: serde_json::Value,
+    /// Words for what the request's text leaves open (`Query::media_hint`).
+    pub hint: Option<String>,
 }
 
 /// Encodes the file at a path with the given (sniffed) modality. The binary

@@ -404,7 +404,8 @@ impl Recommender for FeatureEcho {
             }],
             raw: None,
             findings: Some(serde_json::json!({
-                "features": q.media_features.as_ref().map(|f| f.len())
+                "features": q.media_features.as_ref().map(|f| f.len()),
+                "ranking_text": q.ranking_text(),
             })),
         })
     }
@@ -420,6 +421,7 @@ async fn uploads_go_through_the_encoders_when_the_server_has_them() {
         Ok(mmtool_server::Perceived {
             features: vec![0.5; 7],
             findings: serde_json::json!({"labels": [["tabby", 0.5]]}),
+            hint: Some("tabby cat".into()),
         })
     });
     let s =
@@ -432,6 +434,10 @@ async fn uploads_go_through_the_encoders_when_the_server_has_them() {
     let f = &r.json()["findings"];
     assert_eq!(f["labels"][0][0], "tabby", "{f}");
     assert_eq!(f["features"], 7, "the features reach the backend: {f}");
+    assert_eq!(
+        f["ranking_text"], "what is in this photo (tabby cat)",
+        "{f}"
+    );
     // Text-only requests are not encoded.
     let r = s
         .post_json(r#"{"instruction": "translate this text"}"#)
