@@ -70,6 +70,22 @@ pub fn row_bases(catalog: &Catalog, per: &[Vec<&str>]) -> Vec<u64> {
         .collect()
 }
 
+/// Fingerprint of the instructions that feed the centroids (`per` from
+/// [`instructions_per_tool`]): cheap, nothing is embedded.
+fn training_fingerprint(per: &[Vec<&str>]) -> u64 {
+    let mut fp = Vec::new();
+    for (p, list) in per.iter().enumerate() {
+        if list.is_empty() {
+            continue;
+        }
+        for t in list {
+            fp.extend_from_slice(&fnv1a(t.as_bytes()).to_le_bytes());
+        }
+        fp.extend_from_slice(&(p as u64).to_le_bytes());
+    }
+    fnv1a(&fp)
+}
+
 /// A row key: the row base with the card weight that mixes the vector.
 fn row_key(base: u64, card_weight: f32) -> u64 {
     let mut k = base.to_le_bytes().to_vec();
@@ -137,19 +153,10 @@ impl CardParts {
         let flat: Vec<&str> = rows.iter().flat_map(|&i| per[i].iter().copied()).collect();
         let emb = store.get_or_embed(model, &flat, "training instructions")?;
         store.save()?;
-        let mut fp = Vec::new();
         let mut centroids = Vec::with_capacity(per.len());
         let mut row = 0;
         for (p, list) in per.iter().enumerate() {
-            if list.is_empty() {
-                centroids.push(None);
-                continue;
-            }
-            for t in list {
-                fp.extend_from_slice(&fnv1a(t.as_bytes()).to_le_bytes());
-            }
-            fp.extend_from_slice(&(p as u64).to_le_bytes());
-            if !need(p) {
+            if list.is_empty() || !need(p) {
                 centroids.push(None);
                 continue;
             }
@@ -167,7 +174,7 @@ impl CardParts {
             dim,
             cards,
             centroids,
-            training_fingerprint: fnv1a(&fp),
+            training_fingerprint: training_fingerprint(&per),
             row_bases: row_bases(catalog, &per),
         })
     }
@@ -279,16 +286,7 @@ impl CardIndex {
         cfg: &IndexConfig,
     ) -> PathBuf {
         let per = instructions_per_tool(catalog, training, cfg.max_per_tool);
-        let mut fp = Vec::new();
-        for (p, list) in per.iter().enumerate() {
-            for t in list {
-                fp.extend_from_slice(&fnv1a(t.as_bytes()).to_le_bytes());
-            }
-            if !list.is_empty() {
-                fp.extend_from_slice(&(p as u64).to_le_bytes());
-            }
-        }
-        Self::path_for(cache_dir, catalog, fnv1a(&fp), cfg)
+        Self::path_for(cache_dir, catalog, training_fingerprint(&per), cfg)
     }
 
     /// [`CardIndex::load_or_build`], but when the cache has no index yet, a
@@ -305,7 +303,8 @@ impl CardIndex {
         training: &[Item],
         cfg: &IndexConfig,
     ) -> Result<(Self, bool)> {
-        let path = Self::cached_path(cache_dir, catalog, training, cfg);
+        let per = instructions_per_tool(catalog, training, cfg.max_per_tool);
+        let path = Self::path_for(cache_dir, catalog, training_fingerprint(&per), cfg);
         if let (false, Some(dir), Some(name)) = (path.exists(), shipped, path.file_name()) {
             let prebuilt = dir.join(name);
             if prebuilt.exists() {
@@ -317,7 +316,6 @@ impl CardIndex {
                 }
             }
         }
-        let per = instructions_per_tool(catalog, training, cfg.max_per_tool);
         let keys: Vec<u64> = row_bases(catalog, &per)
             .into_iter()
             .map(|b| row_key(b, cfg.card_weight))

@@ -444,13 +444,17 @@ mod tests {
     }
 
     fn backend(penalty: f32) -> RetrievalRecommender {
-        let cat = Arc::new(catalog());
+        backend_for(Arc::new(catalog()), Scoring::dense(penalty))
+    }
+
+    /// A tiny-model backend over `cat`, tool vectors from card text alone.
+    fn backend_for(cat: Arc<Catalog>, scoring: Scoring) -> RetrievalRecommender {
         let m = tiny();
         let dir = tempfile::tempdir().unwrap();
         let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
         let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
         let ix = CardIndex::from_parts(&cat, &parts, 1.0);
-        RetrievalRecommender::from_parts(cat, m, ix, None, Scoring::dense(penalty))
+        RetrievalRecommender::from_parts(cat, m, ix, None, scoring)
     }
 
     #[test]
@@ -465,12 +469,7 @@ mod tests {
             ])
             .unwrap(),
         );
-        let m = tiny();
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
-        let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
-        let ix = CardIndex::from_parts(&cat, &parts, 1.0);
-        let r = RetrievalRecommender::from_parts(cat.clone(), m, ix, None, Scoring::dense(0.0));
+        let r = backend_for(cat.clone(), Scoring::dense(0.0));
         let q = Query::text(cat.get("o/mt").unwrap().search_text());
         let answer = r.recommend(&q, 1).unwrap();
         assert_eq!(answer.ranked.len(), 1);
@@ -607,17 +606,12 @@ mod tests {
             ])
             .unwrap(),
         );
-        let m = tiny();
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
-        let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
-        let ix = CardIndex::from_parts(&cat, &parts, 1.0);
         let heavy = Scoring {
             mismatch_penalty: 0.0,
             lexical_weight: 10.0,
             unknown_score: None,
         };
-        let r = RetrievalRecommender::from_parts(cat, m, ix, None, heavy);
+        let r = backend_for(cat, heavy);
         let top = r.recommend(&Query::text("zorblax"), 1).unwrap();
         assert_eq!(top.ranked[0].id, "o/asr", "{top:?}");
         // The encoders' hint is read with the instruction.

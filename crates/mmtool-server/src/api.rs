@@ -315,6 +315,10 @@ pub async fn recommend(
             }
             _ => None,
         };
+        let (media_features, findings, media_hint) = match perceived {
+            Some(p) => (Some(p.features), Some(p.findings), p.hint),
+            None => (None, None, None),
+        };
         let query = RecQuery {
             instruction,
             modality: media_info
@@ -323,8 +327,8 @@ pub async fn recommend(
                 .or(declared)
                 .unwrap_or(Modality::Text),
             media: upload.as_ref().map(|u| u.file.path().to_path_buf()),
-            media_features: perceived.as_ref().map(|p| p.features.clone()),
-            media_hint: perceived.as_ref().and_then(|p| p.hint.clone()),
+            media_features,
+            media_hint,
         };
         let metrics = &work_state.metrics;
         metrics.model_inflight.inc();
@@ -332,8 +336,8 @@ pub async fn recommend(
         metrics.model_inflight.dec();
         // What the encoders found, plus what the backend says it did with it.
         let rec = rec.map(|mut rec| {
-            if let Some(p) = perceived {
-                rec.add_encoder_findings(p.findings);
+            if let Some(f) = findings {
+                rec.add_encoder_findings(f);
             }
             rec
         });
