@@ -18,8 +18,9 @@ pub const BACKENDS: [&str; 3] = ["bm25", "retrieval", "mllm"];
 
 /// Shortlist size of the mllm backend (retrieval's top-N) and the weight of
 /// the retrieval cosine in its fused score: the best pair of a grid on
-/// training items neither stage saw (`examples/tune_fusion.rs`, docs/llm.md).
-/// With the current adapter that pair still trails retrieval alone.
+/// training items neither stage saw (`examples/tune_fusion.rs`, docs/llm.md),
+/// kept for the calibrated scores (session 4). With the current adapter the
+/// fused ranking still trails retrieval alone.
 pub const DEFAULT_SHORTLIST: usize = 5;
 pub const DEFAULT_FUSION_WEIGHT: f32 = 100.0;
 
@@ -34,6 +35,8 @@ pub struct MllmFlags {
     pub shortlist: usize,
     /// Weight of the retrieval score in the fused ranking.
     pub fusion_weight: f32,
+    /// Shortlist scores as log-likelihood gain over the empty request.
+    pub calibrate: bool,
 }
 
 impl Default for MllmFlags {
@@ -43,6 +46,7 @@ impl Default for MllmFlags {
             unconstrained: false,
             shortlist: DEFAULT_SHORTLIST,
             fusion_weight: DEFAULT_FUSION_WEIGHT,
+            calibrate: true,
         }
     }
 }
@@ -128,7 +132,8 @@ impl Context {
                 let mllm = mmtool_llm::backend::MllmRecommender::build(
                     catalog.clone(),
                     &self.mllm_options(),
-                )?;
+                )?
+                .with_calibration(self.mllm.calibrate);
                 if self.mllm.shortlist == 0 || self.mllm.unconstrained {
                     return Ok(Box::new(mllm));
                 }

@@ -1,4 +1,4 @@
-//! `mmtool data check`.
+//! `mmtool data check` and `mmtool data synth-media`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,10 +23,18 @@ pub enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Render synthetic training media (espeak-ng speech, ControlNet condition maps,
+    /// degraded and plain photos) for training items that have none, into train.json and
+    /// eval.json with their files.
+    #[command(long_about = crate::cmd_synth::LONG_ABOUT)]
+    SynthMedia(crate::cmd_synth::SynthMediaArgs),
 }
 
 pub fn run(ctx: &Context, cmd: DataCommand) -> Result<ExitCode> {
-    let DataCommand::Check { files, json } = cmd;
+    let (files, json) = match cmd {
+        DataCommand::Check { files, json } => (files, json),
+        DataCommand::SynthMedia(a) => return crate::cmd_synth::run(ctx, a),
+    };
     let catalog = ctx.catalog()?;
     let mut ok = true;
     let mut reports = Vec::new();

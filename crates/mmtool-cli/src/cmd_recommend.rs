@@ -174,6 +174,12 @@ pub struct PredictArgs {
     /// Answer only every N-th item (1 = all), for a quicker estimate with slow backends.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub every: u32,
+    /// Run the encoders on each item's attached file (its path taken relative to the data file's
+    /// folder, e.g. the files `mmtool data synth-media` writes) and pass what they find to the
+    /// backend, as `recommend --image/--audio/--video` does. A missing or unreadable file is an
+    /// error. Without it, items are answered from their words (ToolMMBench ships no media).
+    #[arg(long)]
+    pub with_media: bool,
 }
 
 /// Answers already written to `<out>.partial` by an interrupted run of the
@@ -236,6 +242,7 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
             "data": a.data,
             "top_k": a.top_k,
             "every": a.every,
+            "with_media": a.with_media,
             "mllm": format!("{:?}", ctx.mllm_flags()),
         }
     }))?;
@@ -271,10 +278,26 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     );
     pb.inc(done.len() as u64);
     let mut latencies_ms: Vec<f64> = Vec::new();
+    let perceiver = a.with_media.then(|| {
+        Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
+            .with_embedding_cache(Perceiver::default_embedding_cache())
+    });
+    let media_root = a.data.parent().map(Path::to_path_buf).unwrap_or_default();
     for item in items.iter().filter(|i| !done.contains(&i.id)) {
+        let mut query = Query::from_item(item);
+        if let (Some(perceiver), Some(rel)) = (&perceiver, item.media_path.as_deref()) {
+            if !rel.is_empty() {
+                let path = media_root.join(rel);
+                let p = perceiver
+                    .perceive(&path, Some(item.modality))
+                    .with_context(|| format!("{}: item id {}", a.data.display(), item.id))?;
+                query.media_features = Some(p.media_features()?);
+                query.media_hint = p.text_hint();
+            }
+        }
         let t = Instant::now();
         let rec = backend
-            .recommend(&Query::from_item(item), a.top_k as usize)
+            .recommend(&query, a.top_k as usize)
             .with_context(|| format!("{}: item id {}", a.data.display(), item.id))?;
         latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let p = Prediction {

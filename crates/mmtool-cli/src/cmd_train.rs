@@ -1,11 +1,14 @@
 //! `mmtool train`: LoRA-train the MLLM backend's adapter.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
+use mmtool_data::Modality;
+use mmtool_encoders::Perceiver;
 use mmtool_llm::train::{self, TrainConfig};
+use mmtool_media::Limits;
 
 use crate::backends::Context;
 
@@ -28,7 +31,14 @@ pub struct TrainArgs {
 
 pub fn run(ctx: &Context, a: TrainArgs) -> Result<ExitCode> {
     let cfg = TrainConfig::load(&a.config)?;
-    let out = train::run(cfg, &ctx.data_dir()?, a.resume)?;
+    // The frozen encoders, loaded only when the config names media files;
+    // the embedding cache means a rerun (or --resume) encodes nothing again.
+    let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
+        .with_embedding_cache(Perceiver::default_embedding_cache());
+    let features = |path: &Path, modality: Modality| -> Result<Vec<f32>> {
+        perceiver.perceive(path, Some(modality))?.media_features()
+    };
+    let out = train::run(cfg, &ctx.data_dir()?, a.resume, Some(&features))?;
     eprintln!("adapter written to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

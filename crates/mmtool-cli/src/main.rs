@@ -9,6 +9,7 @@ mod cmd_eval;
 mod cmd_recommend;
 mod cmd_retrieval;
 mod cmd_serve;
+mod cmd_synth;
 mod cmd_train;
 mod output;
 
@@ -49,6 +50,13 @@ struct Cli {
     #[arg(long, global = true, value_name = "W", default_value_t = backends::DEFAULT_FUSION_WEIGHT)]
     fusion_weight: f32,
 
+    /// mllm backend: score each shortlisted tool by its plain log-likelihood instead of by how
+    /// much the request raises it (log P(tool | request) - log P(tool | empty request), the
+    /// default). The plain likelihood mostly favours short, frequent ids such as `unknown`
+    /// (docs/llm.md).
+    #[arg(long, global = true)]
+    no_calibration: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -63,7 +71,7 @@ enum Command {
     Predict(cmd_recommend::PredictArgs),
     /// Score a predictions file against a ToolMMBench file (accuracy, hallucination, acc@k, breakdowns).
     Eval(cmd_eval::EvalArgs),
-    /// Inspect and validate ToolMMBench instruction files.
+    /// Inspect and validate ToolMMBench instruction files; render synthetic training media.
     #[command(subcommand)]
     Data(cmd_data::DataCommand),
     /// Browse and search the tool catalog.
@@ -93,6 +101,7 @@ fn main() -> ExitCode {
         unconstrained: cli.unconstrained,
         shortlist: cli.shortlist,
         fusion_weight: cli.fusion_weight,
+        calibrate: !cli.no_calibration,
     });
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),

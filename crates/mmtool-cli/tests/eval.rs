@@ -232,3 +232,52 @@ fn eval_help_explains_the_metrics() {
         assert!(help.contains(want), "{want} missing in\n{help}");
     }
 }
+
+#[test]
+fn predict_with_media_names_the_missing_or_unreadable_file() {
+    let fx = Fixture::new();
+    let mut it = common::item(
+        json!(1),
+        "image",
+        "what object is in this picture",
+        json!(["microsoft/resnet-50"]),
+        json!(-1),
+        false,
+    );
+    it["image_path"] = json!("media/photo.png");
+    let data = fx.path("synth.json");
+    std::fs::write(&data, json!([it]).to_string()).unwrap();
+    let out = fx.path("preds.json");
+    let run = || {
+        fx.cmd()
+            .args(["predict", "--backend", "bm25", "--with-media", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("photo.png") && err.contains("item id 1"),
+        "{err}"
+    );
+    // A file that is there but is not an image: named too, and no predictions file.
+    std::fs::create_dir_all(fx.path("media")).unwrap();
+    std::fs::write(fx.path("media/photo.png"), b"this is not a picture").unwrap();
+    let o = run();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("photo.png"), "{err}");
+    assert!(!out.exists());
+    // Without --with-media the same item is answered from its words.
+    fx.cmd()
+        .args(["predict", "--backend", "bm25", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+}

@@ -73,7 +73,8 @@ pub struct Perception {
 }
 
 impl Perception {
-    /// The embedding in the [`MEDIA_DIM`] layout the MLLM's projection reads.
+    /// The embedding in the [`MEDIA_DIM`] layout the MLLM's projection reads,
+    /// each modality's part scaled to unit length.
     pub fn media_features(&self) -> Result<Vec<f32>> {
         let (offset, want) = match self.modality {
             Modality::Image => (0, IMAGE_DIM),
@@ -90,6 +91,16 @@ impl Perception {
         }
         let mut out = vec![0f32; MEDIA_DIM];
         out[offset..offset + want].copy_from_slice(&self.embedding);
+        // Each part to unit length: EfficientNet's pooled features and
+        // Whisper's differ in scale by an order of magnitude, and one
+        // projection reads both; a video without sound keeps its zeros.
+        let (image, audio) = out.split_at_mut(IMAGE_DIM);
+        for part in [image, audio] {
+            let n = part.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                part.iter_mut().for_each(|x| *x /= n);
+            }
+        }
         Ok(out)
     }
 
@@ -366,24 +377,35 @@ mod tests {
 
     #[test]
     fn media_features_put_each_modality_in_its_part_of_one_layout() {
-        let img = perception(Modality::Image, vec![1.0; IMAGE_DIM])
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let img = perception(Modality::Image, vec![3.0; IMAGE_DIM])
             .media_features()
             .unwrap();
         assert_eq!(img.len(), MEDIA_DIM);
-        assert!(img[..IMAGE_DIM].iter().all(|&x| x == 1.0));
+        let want = 1.0 / (IMAGE_DIM as f32).sqrt();
+        assert!(img[..IMAGE_DIM].iter().all(|&x| (x - want).abs() < 1e-6));
         assert!(img[IMAGE_DIM..].iter().all(|&x| x == 0.0));
         let aud = perception(Modality::Audio, vec![2.0; AUDIO_DIM])
             .media_features()
             .unwrap();
         assert!(aud[..IMAGE_DIM].iter().all(|&x| x == 0.0));
-        assert!(aud[IMAGE_DIM..].iter().all(|&x| x == 2.0));
+        assert!((norm(&aud[IMAGE_DIM..]) - 1.0).abs() < 1e-5);
+        // A video: both parts unit length, each scaled on its own.
         let vid: Vec<f32> = (0..MEDIA_DIM).map(|i| i as f32).collect();
-        assert_eq!(
-            perception(Modality::Video, vid.clone())
-                .media_features()
-                .unwrap(),
-            vid
-        );
+        let v = perception(Modality::Video, vid.clone())
+            .media_features()
+            .unwrap();
+        assert!((norm(&v[..IMAGE_DIM]) - 1.0).abs() < 1e-5);
+        assert!((norm(&v[IMAGE_DIM..]) - 1.0).abs() < 1e-5);
+        let ratio = v[IMAGE_DIM + 10] / v[IMAGE_DIM + 5];
+        assert!((ratio - vid[IMAGE_DIM + 10] / vid[IMAGE_DIM + 5]).abs() < 1e-5);
+        // A silent video's sound part stays zero.
+        let mut silent = vid.clone();
+        silent[IMAGE_DIM..].iter_mut().for_each(|x| *x = 0.0);
+        let s = perception(Modality::Video, silent)
+            .media_features()
+            .unwrap();
+        assert!(s[IMAGE_DIM..].iter().all(|&x| x == 0.0));
         let err = perception(Modality::Audio, vec![0.0; 3])
             .media_features()
             .unwrap_err();

@@ -9,7 +9,7 @@ fn main() -> anyhow::Result<()> {
     }
     let cfg = mmtool_llm::train::TrainConfig::load(std::path::Path::new(&args[1]))?;
     let resume = args.iter().any(|a| a == "--resume");
-    let out = mmtool_llm::train::run(cfg, std::path::Path::new(&args[2]), resume)?;
+    let out = mmtool_llm::train::run(cfg, std::path::Path::new(&args[2]), resume, None)?;
     eprintln!("adapter written to {}", out.display());
     Ok(())
 }

@@ -88,7 +88,9 @@ fn main() -> Result<()> {
             let exs: Vec<&Example> = idx.iter().map(|&i| &examples[i]).collect();
             let h = match &cached {
                 Some(c) => candle_core::Tensor::stack(
-                    &idx.iter().map(|&i| c[i].clone()).collect::<Vec<_>>(),
+                    &idx.iter()
+                        .map(|&i| c[i].clone().expect("text-only examples are cached"))
+                        .collect::<Vec<_>>(),
                     0,
                 )?,
                 None => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use candle_core::{Device, Tensor};
 use mmtool_catalog::Catalog;
+use mmtool_data::Modality;
 use mmtool_recommend::{
     format_response, parse_response, Query, Recommendation, Recommender, Scored,
 };
@@ -53,6 +54,10 @@ pub struct MllmRecommender {
     trie: Trie,
     unconstrained: bool,
     shortlist: Option<Shortlist>,
+    calibrated: bool,
+    /// log P(id | the prompt with no instruction and no media), per
+    /// (modality, catalog index): the same for every request, so kept.
+    null_logp: std::sync::Mutex<std::collections::HashMap<(Modality, usize), f32>>,
 }
 
 impl MllmRecommender {
@@ -112,7 +117,44 @@ impl MllmRecommender {
             trie,
             unconstrained,
             shortlist: None,
+            calibrated: false,
+            null_logp: Default::default(),
         })
+    }
+
+    /// Scores shortlisted candidates by how much the request raises their
+    /// likelihood: `log P(id | request) - log P(id | empty request)` (the
+    /// "empty request" has the request's modality word, no instruction and no
+    /// media). The raw likelihood mostly measures how often and how short an
+    /// id is: the trained adapter put `unknown`, the shortest id, first for
+    /// every request of the synthetic media set (docs/llm.md).
+    pub fn with_calibration(mut self, on: bool) -> Self {
+        self.calibrated = on;
+        self
+    }
+
+    /// `log P(id | empty request)` for catalog indices `idx`, computed once
+    /// per (modality, id).
+    fn null_scores(&self, modality: Modality, idx: &[usize]) -> Result<Vec<f32>> {
+        let missing: Vec<usize> = {
+            let memo = self.null_logp.lock().expect("null-prompt memo");
+            idx.iter()
+                .copied()
+                .filter(|i| !memo.contains_key(&(modality, *i)))
+                .collect()
+        };
+        if !missing.is_empty() {
+            let prompt = self.enc.prompt("", modality, false)?;
+            let (lp, cache) = prefill(&self.model, &prompt, None)?;
+            let seqs: Vec<Vec<u32>> = missing.iter().map(|&i| self.targets[i].clone()).collect();
+            let found = score_trie(&self.model, &Trie::new(&seqs)?, &lp, &cache)?;
+            let mut memo = self.null_logp.lock().expect("null-prompt memo");
+            for (c, logp) in found {
+                memo.insert((modality, missing[c]), logp);
+            }
+        }
+        let memo = self.null_logp.lock().expect("null-prompt memo");
+        Ok(idx.iter().map(|i| memo[&(modality, *i)]).collect())
     }
 
     /// Ranks only the ids the shortlist returns for each query (unknown ids
@@ -139,7 +181,14 @@ impl MllmRecommender {
         if idx.is_empty() {
             return Ok(Vec::new());
         }
-        let found = score_trie(&self.model, &trie, &lp, &cache)?;
+        let mut found = score_trie(&self.model, &trie, &lp, &cache)?;
+        if self.calibrated {
+            let null = self.null_scores(query.modality, &idx)?;
+            for (c, logp) in found.iter_mut() {
+                *logp -= null[*c];
+            }
+            found.sort_by(|a, b| b.1.total_cmp(&a.1));
+        }
         let cards = self.catalog.cards();
         Ok(found
             .into_iter()
@@ -227,21 +276,37 @@ impl MllmRecommender {
         };
         // A short list is scored whole in one pass; the whole catalog's trie
         // (thousands of nodes) would make the tree-attention mask too big.
-        let found = if ids.len() <= TREE_SCORING_MAX {
-            let mut all = score_trie(&self.model, &trie, &lp, &cache)?;
-            all.truncate(k.max(1));
-            all
-        } else {
-            beam_search(&self.model, &trie, &lp, &cache, k)?
-        };
         let cards = self.catalog.cards();
-        let ranked: Vec<Scored> = found
-            .into_iter()
-            .map(|(c, logp)| Scored {
-                id: cards[ids[c]].id.clone(),
-                score: logp.exp(),
-            })
-            .collect();
+        let ranked: Vec<Scored> = if ids.len() <= TREE_SCORING_MAX && self.calibrated {
+            let mut all = score_trie(&self.model, &trie, &lp, &cache)?;
+            let null = self.null_scores(query.modality, &ids)?;
+            for (c, logp) in all.iter_mut() {
+                *logp -= null[*c];
+            }
+            // Calibrated scores are not probabilities: report a softmax over the list.
+            let scored: Vec<(String, f32)> = all
+                .into_iter()
+                .map(|(c, v)| (cards[ids[c]].id.clone(), v))
+                .collect();
+            let mut fused = fuse(&scored, &Default::default(), 0.0);
+            fused.truncate(k.max(1));
+            fused
+        } else {
+            let found = if ids.len() <= TREE_SCORING_MAX {
+                let mut all = score_trie(&self.model, &trie, &lp, &cache)?;
+                all.truncate(k.max(1));
+                all
+            } else {
+                beam_search(&self.model, &trie, &lp, &cache, k)?
+            };
+            found
+                .into_iter()
+                .map(|(c, logp)| Scored {
+                    id: cards[ids[c]].id.clone(),
+                    score: logp.exp(),
+                })
+                .collect()
+        };
         let raw = ranked.first().map(|s| format_response(&s.id));
         Ok(Recommendation {
             ranked,

@@ -116,6 +116,36 @@ pub fn load_tensors_into(model: &Mllm, file: &Path, dev: &Device) -> Result<()> 
     Ok(())
 }
 
+/// Starts a model from another adapter's tensors: each trainable variable
+/// found there with the same shape is loaded; the names of those left at
+/// their fresh start (absent, or another shape, e.g. a projection of another
+/// media width) are returned. A file sharing no tensor at all with the
+/// model is an error: it is not an adapter of this backbone and LoRA set-up.
+pub fn load_matching_into(model: &Mllm, file: &Path) -> Result<Vec<String>> {
+    let loaded = candle_core::safetensors::load(file, model.device())
+        .with_context(|| format!("{}: cannot read adapter tensors", file.display()))?;
+    let data = model.varmap().data().lock().expect("varmap lock");
+    let mut skipped = Vec::new();
+    let mut used = 0;
+    for (name, var) in data.iter() {
+        match loaded.get(name) {
+            Some(t) if t.shape() == var.shape() => {
+                var.set(&t.to_dtype(var.dtype())?)?;
+                used += 1;
+            }
+            _ => skipped.push(name.clone()),
+        }
+    }
+    if used == 0 {
+        bail!(
+            "{}: shares no tensor with this model's adapter (another backbone or LoRA set-up?)",
+            file.display()
+        );
+    }
+    skipped.sort();
+    Ok(skipped)
+}
+
 /// Loads `dir/adapter.safetensors` into a model built with `read_record(dir)`'s settings.
 pub fn load_adapter(model: &Mllm, dir: &Path) -> Result<()> {
     let p: PathBuf = dir.join(TENSORS_FILE);

@@ -16,7 +16,7 @@ use anyhow::{bail, Context as _, Result};
 use candle_core::{DType, Device, Tensor, D};
 use indicatif::{ProgressBar, ProgressStyle};
 use mmtool_catalog::Catalog;
-use mmtool_data::{load_items, Item, LoadOptions};
+use mmtool_data::{load_items, Item, LoadOptions, Modality};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -133,6 +133,17 @@ pub struct TrainConfig {
     pub holdout_share: f64,
     #[serde(default = "d_holdout_seed")]
     pub holdout_seed: u64,
+    /// ToolMMBench files whose items carry real media files (paths relative
+    /// to each file's folder), e.g. written by `mmtool data synth-media`.
+    /// Relative to the working directory; a leading `~/` is the home folder.
+    /// Every such item is trained with its projected media token, which is
+    /// how the projection learns; `media_dim` must be the encoders' width.
+    #[serde(default)]
+    pub media_files: Vec<PathBuf>,
+    /// Start the LoRA weights (and the projection, when its shape matches)
+    /// from this adapter directory instead of a random start.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
     #[serde(default)]
     pub lora: LoraConfig,
 }
@@ -156,6 +167,14 @@ impl TrainConfig {
                 .unwrap_or("");
             if name == "test.json" {
                 return Err(format!("train_files includes {f:?}: the test set is for measuring only, never training"));
+            }
+        }
+        for f in &self.media_files {
+            if f.file_name().and_then(|n| n.to_str()) == Some("test.json") {
+                return Err(format!(
+                    "media_files includes {}: the test set is for measuring only, never training",
+                    f.display()
+                ));
             }
         }
         if self.train_files.is_empty() {
@@ -187,6 +206,21 @@ pub struct Example {
     pub ids: Vec<u32>,
     /// Tokens before the target.
     pub prompt_len: usize,
+    /// The media soft token's slot in `ids` and the encoder features
+    /// projected into it.
+    pub media: Option<(usize, Vec<f32>)>,
+}
+
+/// Encoder features (`media_dim` wide) for a media file of a modality; the
+/// CLI runs the frozen encoders, tests pass random vectors.
+pub type MediaFeaturesFn<'a> = dyn Fn(&Path, Modality) -> Result<Vec<f32>> + 'a;
+
+/// `~/x` to the home folder's `x`; other paths unchanged.
+pub fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p.to_path_buf(),
+    }
 }
 
 /// Learning rate at optimizer step `step` (0-based) of `total`.
@@ -306,9 +340,14 @@ pub fn epoch_batches(
     let mut rng = rand::rngs::StdRng::seed_from_u64(
         seed ^ (epoch as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F),
     );
-    let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    // Items with a media token never share a batch with text-only ones:
+    // they run every layer, the others start from the cached lower layers.
+    let mut by_len: BTreeMap<(usize, bool), Vec<usize>> = BTreeMap::new();
     for (i, e) in examples.iter().enumerate() {
-        by_len.entry(e.ids.len()).or_default().push(i);
+        by_len
+            .entry((e.ids.len(), e.media.is_some()))
+            .or_default()
+            .push(i);
     }
     let mut batches = Vec::new();
     for (_, mut idx) in by_len {
@@ -350,36 +389,59 @@ pub fn batch_loss(
     Ok((loss, correct, labels.len()))
 }
 
-/// Input hidden states for a batch: cached lower-layer output, or embeddings.
-fn batch_input(
+/// Input hidden states for a batch and the layer they enter: the cached
+/// lower-layer output, or embeddings (with the projected media token spliced
+/// in, so its gradient reaches the projection through every layer).
+pub fn batch_input(
     model: &Mllm,
     exs: &[&Example],
-    cached: Option<&[Tensor]>,
+    cached: Option<&[Option<Tensor>]>,
     idx: &[usize],
-) -> Result<Tensor> {
-    match cached {
-        Some(c) => Tensor::stack(&idx.iter().map(|&i| c[i].clone()).collect::<Vec<_>>(), 0)
-            .map_err(Into::into),
+    from: usize,
+) -> Result<(Tensor, usize)> {
+    if exs.iter().any(|e| e.media.is_some()) {
+        let rows: Vec<Tensor> = exs
+            .iter()
+            .map(|e| {
+                let (slot, f) = e
+                    .media
+                    .as_ref()
+                    .context("a batch mixes media and text-only examples")?;
+                let m = Tensor::from_slice(f, f.len(), model.device())?;
+                Ok(model.embed_with_media(&e.ids, Some((*slot, &m)))?)
+            })
+            .collect::<Result<_>>()?;
+        return Ok((Tensor::cat(&rows, 0)?, 0));
+    }
+    let cached_rows: Option<Vec<Tensor>> =
+        cached.and_then(|c| idx.iter().map(|&i| c[i].clone()).collect());
+    match cached_rows {
+        Some(rows) => Ok((Tensor::stack(&rows, 0)?, from)),
         None => {
             let ids: Vec<Tensor> = exs
                 .iter()
                 .map(|e| Tensor::new(e.ids.as_slice(), model.device()))
                 .collect::<candle_core::Result<_>>()?;
-            Ok(model.embed_tokens(&Tensor::stack(&ids, 0)?)?)
+            Ok((model.embed_tokens(&Tensor::stack(&ids, 0)?)?, 0))
         }
     }
 }
 
-/// Runs the frozen layers `0..upto` once per example (batched by length).
+/// Runs the frozen layers `0..upto` once per text-only example (batched by
+/// length); examples with a media token get `None` (their lower layers
+/// depend on the trainable projection).
 pub fn cache_lower(
     model: &Mllm,
     examples: &[Example],
     upto: usize,
     batch: usize,
     pb: &ProgressBar,
-) -> Result<Vec<Tensor>> {
+) -> Result<Vec<Option<Tensor>>> {
     let mut out: Vec<Option<Tensor>> = vec![None; examples.len()];
     for idx in epoch_batches(examples, batch, 0, 0) {
+        if examples[idx[0]].media.is_some() {
+            continue;
+        }
         let ids: Vec<Tensor> = idx
             .iter()
             .map(|&i| Tensor::new(examples[i].ids.as_slice(), model.device()))
@@ -391,10 +453,7 @@ pub fn cache_lower(
         }
         pb.inc(idx.len() as u64);
     }
-    Ok(out
-        .into_iter()
-        .map(|t| t.expect("every example is in one batch"))
-        .collect())
+    Ok(out)
 }
 
 /// Accuracy of constrained greedy decoding on `(prompt, gold candidate index)` pairs.
@@ -477,7 +536,87 @@ pub fn encode_items(
         let prompt_len = p.ids.len();
         let mut ids = p.ids;
         ids.extend(t);
-        out.push(Example { ids, prompt_len });
+        out.push(Example {
+            ids,
+            prompt_len,
+            media: None,
+        });
+    }
+    Ok((out, skipped))
+}
+
+/// Reads `media_files`: items whose answer is in the catalog (and not held
+/// out), each with its media file resolved against the file's folder.
+pub fn load_media_items(
+    files: &[PathBuf],
+    catalog: &Catalog,
+    cfg: &TrainConfig,
+) -> Result<Vec<(Item, PathBuf)>> {
+    let held = if cfg.holdout_share > 0.0 {
+        mmtool_catalog::holdout_tools(catalog, cfg.holdout_share, cfg.holdout_seed)
+    } else {
+        Default::default()
+    };
+    let mut out = Vec::new();
+    for f in files {
+        let f = expand_home(f);
+        let items = load_items(&f, LoadOptions { unique_ids: true })?;
+        let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        for it in items {
+            if !catalog.contains(&it.answers[0]) || it.answers.iter().any(|a| held.contains(a)) {
+                continue;
+            }
+            let Some(rel) = it.media_path.clone().filter(|p| !p.is_empty()) else {
+                bail!(
+                    "{}: item {} has no media file; media_files are for items with media",
+                    f.display(),
+                    it.id
+                );
+            };
+            out.push((it, dir.join(rel)));
+        }
+    }
+    Ok(out)
+}
+
+/// Tokenises media items with the soft-token slot and attaches their
+/// encoder features; drops those longer than `max_len`.
+pub fn encode_media_items(
+    enc: &PromptEncoder,
+    items: &[(Item, PathBuf)],
+    features: &MediaFeaturesFn,
+    media_dim: usize,
+    max_len: usize,
+    pb: &ProgressBar,
+) -> Result<(Vec<Example>, usize)> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut skipped = 0;
+    for (it, path) in items {
+        pb.inc(1);
+        let p = enc.prompt(&it.instruction, it.modality, true)?;
+        let t = enc.target(&it.answers[0])?;
+        if p.ids.len() + t.len() > max_len {
+            skipped += 1;
+            continue;
+        }
+        let f = features(path, it.modality)
+            .with_context(|| format!("{}: encoding the media file", path.display()))?;
+        if f.len() != media_dim {
+            bail!(
+                "{}: the encoders gave {} values, the config's media_dim is {media_dim}",
+                path.display(),
+                f.len()
+            );
+        }
+        let slot = p.media_slot.context("a media prompt has a slot")?;
+        let prompt_len = p.ids.len();
+        let mut ids = p.ids;
+        ids.extend(t);
+        out.push(Example {
+            ids,
+            prompt_len,
+            media: Some((slot, f)),
+        });
     }
     Ok((out, skipped))
 }
@@ -488,7 +627,12 @@ pub fn catalog_targets(enc: &PromptEncoder, catalog: &Catalog) -> Result<Vec<Vec
 }
 
 /// The whole `mmtool train` run.
-pub fn run(cfg: TrainConfig, data_dir: &Path, resume: bool) -> Result<PathBuf> {
+pub fn run(
+    cfg: TrainConfig,
+    data_dir: &Path,
+    resume: bool,
+    media: Option<&MediaFeaturesFn>,
+) -> Result<PathBuf> {
     let dev = Device::Cpu;
     let out = cfg.output_dir.clone();
     let state_path = out.join(STATE_FILE);
@@ -552,6 +696,19 @@ pub fn run(cfg: TrainConfig, data_dir: &Path, resume: bool) -> Result<PathBuf> {
     drop(base);
     model.reset_trainable(cfg.seed)?;
     eprintln!("loaded backbone in {:.1}s", t0.elapsed().as_secs_f64());
+    if let (Some(init), false) = (&cfg.init_from, resume) {
+        let init = expand_home(init);
+        let skipped = checkpoint::load_matching_into(&model, &init.join(checkpoint::TENSORS_FILE))?;
+        eprintln!(
+            "started from {}{}",
+            init.display(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (new start for {}: other shape)", skipped.join(", "))
+            }
+        );
+    }
     let mut opt = AdamW::new(cfg.weight_decay);
     if resume {
         checkpoint::load_adapter(&model, &out)?;
@@ -562,7 +719,25 @@ pub fn run(cfg: TrainConfig, data_dir: &Path, resume: bool) -> Result<PathBuf> {
         eprintln!("resuming at epoch {} step {}", state.epoch + 1, state.step);
     }
 
-    let (examples, too_long) = encode_items(&enc, &train_items, cfg.max_len)?;
+    let (mut examples, mut too_long) = encode_items(&enc, &train_items, cfg.max_len)?;
+    if !cfg.media_files.is_empty() {
+        let features = media.context(
+            "the config names media_files but no media encoder was given (run it through `mmtool train`)",
+        )?;
+        let items = load_media_items(&cfg.media_files, &catalog, &cfg)?;
+        let pb = bar(items.len() as u64, "encode media");
+        let (m, long) =
+            encode_media_items(&enc, &items, features, cfg.media_dim, cfg.max_len, &pb)?;
+        pb.finish_and_clear();
+        eprintln!(
+            "{} examples with media from {} file(s), encoded in {:.0}s",
+            m.len(),
+            cfg.media_files.len(),
+            pb.elapsed().as_secs_f64()
+        );
+        too_long += long;
+        examples.extend(m);
+    }
     if too_long > 0 {
         eprintln!(
             "skipped {too_long} examples longer than max_len {}",
@@ -587,12 +762,12 @@ pub fn run(cfg: TrainConfig, data_dir: &Path, resume: bool) -> Result<PathBuf> {
         0
     };
     let cached = if from > 0 {
-        let pb = bar(examples.len() as u64, "cache lower layers");
+        let text_only = examples.iter().filter(|e| e.media.is_none()).count();
+        let pb = bar(text_only as u64, "cache lower layers");
         let c = cache_lower(&model, &examples, from, 16, &pb)?;
         pb.finish_and_clear();
         eprintln!(
-            "cached layers 0..{from} for {} examples in {:.0}s",
-            examples.len(),
+            "cached layers 0..{from} for {text_only} text-only examples in {:.0}s",
             pb.elapsed().as_secs_f64()
         );
         Some(c)
@@ -614,6 +789,7 @@ pub fn run(cfg: TrainConfig, data_dir: &Path, resume: bool) -> Result<PathBuf> {
     let record = |st: &TrainState| {
         serde_json::json!({
             "config": cfg, "data_dir": data_dir, "train_examples": examples.len(),
+            "media_examples": examples.iter().filter(|e| e.media.is_some()).count(),
             "dev_items": dev_set.len(), "seed": cfg.seed, "epoch": st.epoch, "step": st.step,
             "dev_accuracy": st.dev_accuracy,
         })
@@ -651,8 +827,8 @@ pub fn run(cfg: TrainConfig, data_dir: &Path, resume: bool) -> Result<PathBuf> {
             model.seed_dropout(cfg.seed ^ (state.step as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
             for idx in group.iter() {
                 let exs: Vec<&Example> = idx.iter().map(|&i| &examples[i]).collect();
-                let h = batch_input(&model, &exs, cached.as_deref(), idx)?;
-                let (loss, c, n) = batch_loss(&model, &h, &exs, from)?;
+                let (h, start) = batch_input(&model, &exs, cached.as_deref(), idx, from)?;
+                let (loss, c, n) = batch_loss(&model, &h, &exs, start)?;
                 let scaled = (&loss / group.len() as f64)?;
                 let g = scaled.backward()?;
                 let data = model.varmap().data().lock().expect("varmap lock");

@@ -7,7 +7,7 @@ use common::*;
 use mmtool_llm::checkpoint;
 use mmtool_llm::decode::{beam_search, prefill, score_trie, Trie};
 use mmtool_llm::llama::{KvCache, LoraConfig};
-use mmtool_llm::train::{batch_loss, AdamW, Example};
+use mmtool_llm::train::{batch_input, batch_loss, epoch_batches, AdamW, Example};
 use mmtool_llm::{BaseModel, Mllm, Prompt};
 
 fn ids(v: &[u32]) -> Tensor {
@@ -155,6 +155,7 @@ fn gradients_reach_only_lora_and_projection() {
     let ex = Example {
         ids: seq.to_vec(),
         prompt_len: 5,
+        media: None,
     };
     let (loss, _, n) = batch_loss(&m, &h, &[&ex], 0).unwrap();
     assert_eq!(n, 2);
@@ -404,6 +405,7 @@ fn tiny_model_overfits_sixteen_examples() {
             Example {
                 ids,
                 prompt_len: p.len(),
+                media: None,
             }
         })
         .collect();
@@ -533,4 +535,182 @@ fn backend_uses_the_media_token_only_when_the_projection_fits() {
     assert!(note(&d).starts_with("not used"), "{}", note(&d));
     assert!(note(&d).contains("reads 5 values"), "{}", note(&d));
     assert_eq!(d.ranked.len(), 2);
+}
+
+#[test]
+fn init_from_loads_what_fits_and_names_what_starts_fresh() {
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 8);
+    let m = model(&cfg, &b, lora(4, 0.), 6);
+    for (_, var) in m.varmap().data().lock().unwrap().iter() {
+        var.set(&Tensor::randn(0f32, 0.2, var.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint::save_adapter(&m, dir.path(), "tiny", serde_json::json!({})).unwrap();
+    let file = dir.path().join(checkpoint::TENSORS_FILE);
+    // Same LoRA set-up, a wider projection: LoRA loads, the projection starts fresh.
+    let wide = model(&cfg, &b, lora(4, 0.), 10);
+    wide.reset_trainable(1).unwrap();
+    let skipped = checkpoint::load_matching_into(&wide, &file).unwrap();
+    assert_eq!(skipped, vec!["media_proj.weight".to_string()]);
+    let old = m.varmap().data().lock().unwrap();
+    let new = wide.varmap().data().lock().unwrap();
+    for (name, var) in new.iter() {
+        if name.contains("lora") || name == "media_proj.bias" {
+            assert_eq!(
+                max_abs_diff(var.as_tensor(), old[name].as_tensor()),
+                0.0,
+                "{name}"
+            );
+        }
+    }
+    drop((old, new));
+    // A file sharing no tensor with the model (not an adapter of it) is refused.
+    let other = dir.path().join("other.safetensors");
+    let t = std::collections::HashMap::from([(
+        "encoder.weight".to_string(),
+        Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap(),
+    )]);
+    candle_core::safetensors::save(&t, &other).unwrap();
+    let err = checkpoint::load_matching_into(&wide, &other).unwrap_err();
+    assert!(format!("{err:#}").contains("shares no tensor"), "{err:#}");
+}
+
+#[test]
+fn the_projection_learns_to_answer_from_the_media_token() {
+    // One instruction, four answers told apart only by the attached media:
+    // words alone cannot beat 1 in 4, a trained media token must get all 4.
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 21);
+    let m = model(&cfg, &b, lora(8, 0.), 6);
+    m.reset_trainable(5).unwrap();
+    let cands = candidates();
+    let trie = Trie::new(&cands).unwrap();
+    let prompt = [10u32, 11, 0, 12, 13];
+    let media: Vec<Vec<f32>> = (0..4)
+        .map(|k| (0..6).map(|j| if j == k { 1.0 } else { 0.0 }).collect())
+        .collect();
+    let examples: Vec<Example> = (0..4)
+        .map(|k| {
+            let mut ids = prompt.to_vec();
+            ids.extend(&cands[k]);
+            Example {
+                ids,
+                prompt_len: prompt.len(),
+                media: Some((2, media[k].clone())),
+            }
+        })
+        .collect();
+    // Media examples never share a batch with text-only ones of the same length.
+    let mut mixed = examples.clone();
+    mixed.push(Example {
+        media: None,
+        ..examples[0].clone()
+    });
+    for batch in epoch_batches(&mixed, 8, 3, 0) {
+        let kinds: std::collections::HashSet<bool> =
+            batch.iter().map(|&i| mixed[i].media.is_some()).collect();
+        assert_eq!(kinds.len(), 1, "batch {batch:?} mixes media and text-only");
+    }
+    let mut opt = AdamW::new(0.);
+    for _ in 0..120 {
+        let mut grads = std::collections::HashMap::new();
+        for ex in &examples {
+            // Media batches start at layer 0 whatever the cache holds.
+            let (h, start) = batch_input(&m, &[ex], None, &[0], 3).unwrap();
+            assert_eq!(start, 0);
+            let (loss, _, _) = batch_loss(&m, &h, &[ex], start).unwrap();
+            let g = (loss / 4.).unwrap().backward().unwrap();
+            for (name, var) in m.varmap().data().lock().unwrap().iter() {
+                if let Some(t) = g.get(var.as_tensor()) {
+                    let e = grads
+                        .entry(name.clone())
+                        .or_insert_with(|| t.zeros_like().unwrap());
+                    *e = (&*e + t).unwrap();
+                }
+            }
+        }
+        opt.step(&m, &grads, 1e-2).unwrap();
+    }
+    let pr = Prompt {
+        ids: prompt.to_vec(),
+        media_slot: Some(2),
+    };
+    for (k, f) in media.iter().enumerate() {
+        let t = Tensor::from_slice(f, 6, &Device::Cpu).unwrap();
+        let (lp, cache) = prefill(&m, &pr, Some(&t)).unwrap();
+        assert_eq!(
+            beam_search(&m, &trie, &lp, &cache, 1).unwrap()[0].0,
+            k,
+            "media {k} answered wrongly"
+        );
+    }
+}
+
+/// Calibrated shortlist scores are the request's log-likelihood minus the empty request's, for
+/// each id, whatever order or subset the ids come in (the empty request's scores are memoised).
+#[test]
+fn calibrated_scores_subtract_the_empty_requests_likelihood() {
+    use mmtool_catalog::{Catalog, ToolCard};
+    use mmtool_llm::backend::MllmRecommender;
+    use mmtool_llm::PromptEncoder;
+    use mmtool_recommend::{Query, Recommender};
+    let card = |id: &str| -> ToolCard {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "task": "t", "domain": "d", "input_modality": "image",
+            "output_modality": "text", "summary": "s", "api_call": "x"
+        }))
+        .unwrap()
+    };
+    let ids: Vec<String> = ["o/a", "o/bb", "p/ccc", "unknown"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let catalog =
+        std::sync::Arc::new(Catalog::from_cards(ids.iter().map(|i| card(i)).collect()).unwrap());
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 12);
+    let build = |calibrated: bool| {
+        let m = model(&cfg, &b, lora(2, 0.), 5);
+        m.reset_trainable(2).unwrap();
+        MllmRecommender::from_parts(
+            m,
+            PromptEncoder::new(byte_tokenizer()),
+            catalog.clone(),
+            false,
+        )
+        .unwrap()
+        .with_calibration(calibrated)
+    };
+    // One instance for both: the expected values come from its own uncalibrated scores.
+    let raw = build(false);
+    let mut q = Query::text("make this sharper");
+    q.modality = mmtool_data::Modality::Image;
+    let mut empty = q.clone();
+    empty.instruction = String::new();
+    let as_map = |v: Vec<(String, f32)>| -> std::collections::HashMap<String, f32> {
+        v.into_iter().collect()
+    };
+    let full = as_map(raw.score_ids(&q, None, &ids).unwrap());
+    let prior = as_map(raw.score_ids(&empty, None, &ids).unwrap());
+    let cal = raw.with_calibration(true);
+    for subset in [&ids[..], &ids[1..3], &[ids[3].clone(), ids[0].clone()][..]] {
+        let got = cal.score_ids(&q, None, subset).unwrap();
+        assert_eq!(got.len(), subset.len());
+        for w in got.windows(2) {
+            assert!(w[0].1 >= w[1].1, "best first: {got:?}");
+        }
+        for (id, s) in &got {
+            let want = full[id] - prior[id];
+            assert!((s - want).abs() < 1e-4, "{id}: {s} vs {want}");
+        }
+    }
+    // Through the Recommender interface: the same order, scores a softmax over the list.
+    let rec = cal.recommend_with(&q, 4, None, Some(&ids)).unwrap();
+    let best = cal.score_ids(&q, None, &ids).unwrap();
+    assert_eq!(rec.ranked[0].id, best[0].0);
+    let total: f32 = rec.ranked.iter().map(|s| s.score).sum();
+    assert!((total - 1.0).abs() < 1e-4, "{total}");
+    assert!(cal.recommend(&q, 2).is_ok());
 }
