@@ -17,7 +17,7 @@ use crate::decode::{beam_search, greedy_free, prefill, score_trie, Trie};
 /// Candidate lists up to this long are scored whole with tree attention
 /// instead of beam search.
 pub const TREE_SCORING_MAX: usize = 64;
-use crate::llama::{LoraConfig, Mllm};
+use crate::llama::{KvCache, LoraConfig, Mllm};
 use crate::load::BaseModel;
 use crate::prompt::PromptEncoder;
 
@@ -58,6 +58,9 @@ pub struct MllmRecommender {
     /// log P(id | the prompt with no instruction and no media), per
     /// (modality, catalog index): the same for every request, so kept.
     null_logp: std::sync::Mutex<std::collections::HashMap<(Modality, usize), f32>>,
+    /// The empty request's prefill per modality, so a request pays only for
+    /// its candidates' tree pass.
+    null_prompt: std::sync::Mutex<std::collections::HashMap<Modality, (Tensor, KvCache)>>,
 }
 
 impl MllmRecommender {
@@ -119,6 +122,7 @@ impl MllmRecommender {
             shortlist: None,
             calibrated: false,
             null_logp: Default::default(),
+            null_prompt: Default::default(),
         })
     }
 
@@ -144,8 +148,24 @@ impl MllmRecommender {
                 .collect()
         };
         if !missing.is_empty() {
-            let prompt = self.enc.prompt("", modality, false)?;
-            let (lp, cache) = prefill(&self.model, &prompt, None)?;
+            let cached = self
+                .null_prompt
+                .lock()
+                .expect("null-prompt cache")
+                .get(&modality)
+                .cloned();
+            let (lp, cache) = match cached {
+                Some(c) => c,
+                None => {
+                    let prompt = self.enc.prompt("", modality, false)?;
+                    let c = prefill(&self.model, &prompt, None)?;
+                    self.null_prompt
+                        .lock()
+                        .expect("null-prompt cache")
+                        .insert(modality, c.clone());
+                    c
+                }
+            };
             let seqs: Vec<Vec<u32>> = missing.iter().map(|&i| self.targets[i].clone()).collect();
             let found = score_trie(&self.model, &Trie::new(&seqs)?, &lp, &cache)?;
             let mut memo = self.null_logp.lock().expect("null-prompt memo");

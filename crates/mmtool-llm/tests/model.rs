@@ -671,20 +671,10 @@ fn calibrated_scores_subtract_the_empty_requests_likelihood() {
         std::sync::Arc::new(Catalog::from_cards(ids.iter().map(|i| card(i)).collect()).unwrap());
     let cfg = tiny_cfg();
     let b = base(&cfg, 12);
-    let build = |calibrated: bool| {
-        let m = model(&cfg, &b, lora(2, 0.), 5);
-        m.reset_trainable(2).unwrap();
-        MllmRecommender::from_parts(
-            m,
-            PromptEncoder::new(byte_tokenizer()),
-            catalog.clone(),
-            false,
-        )
-        .unwrap()
-        .with_calibration(calibrated)
-    };
-    // One instance for both: the expected values come from its own uncalibrated scores.
-    let raw = build(false);
+    let m = model(&cfg, &b, lora(2, 0.), 5);
+    m.reset_trainable(2).unwrap();
+    let raw = MllmRecommender::from_parts(m, PromptEncoder::new(byte_tokenizer()), catalog, false)
+        .unwrap();
     let mut q = Query::text("make this sharper");
     q.modality = mmtool_data::Modality::Image;
     let mut empty = q.clone();

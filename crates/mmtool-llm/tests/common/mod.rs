@@ -14,7 +14,11 @@ use tokenizers::Tokenizer;
 
 /// A byte-level BPE with no merges: 256 tokens, one per byte; encodes any text.
 pub fn byte_tokenizer() -> Tokenizer {
-    let vocab: tokenizers::models::bpe::Vocab = ByteLevel::alphabet()
+    // The alphabet is a HashSet: sorted, so every instance numbers the bytes
+    // alike (two tokenizers of a test must encode text the same way).
+    let mut alphabet: Vec<char> = ByteLevel::alphabet().into_iter().collect();
+    alphabet.sort_unstable();
+    let vocab: tokenizers::models::bpe::Vocab = alphabet
         .into_iter()
         .enumerate()
         .map(|(i, c)| (c.to_string(), i as u32))
