@@ -14,10 +14,13 @@ use crate::backends::Context;
 
 #[derive(Args)]
 #[command(
-    after_help = "Example:\n  mmtool train --config configs/default.toml\n\n\
+    after_help = "Examples:\n  mmtool train --config configs/stage1.toml    # text only\n  \
+mmtool data synth-media && mmtool train --config configs/default.toml    # + rendered media\n\n\
 The config (TOML) names the backbone, training files (inside the data directory; test.json is refused), \
 LoRA settings, learning-rate schedule, epochs, batch size, gradient accumulation, seed, checkpoint \
-interval and output directory. See configs/default.toml for every key with comments."
+interval and output directory; media_files (items with media files, e.g. synth-media's train.json, run \
+through the frozen encoders, whose features train the media projection) and init_from (start from \
+another adapter's weights). See configs/default.toml for every key with comments."
 )]
 pub struct TrainArgs {
     /// Training configuration (TOML).

@@ -964,4 +964,30 @@ mod tests {
         let (_, _, dropped) = split_items(items, &catalog, &cfg);
         assert_eq!(dropped, 0);
     }
+
+    #[test]
+    fn configs_never_train_on_the_test_set_and_read_media_keys() {
+        let base = "output_dir = \"x\"\n";
+        let cfg: TrainConfig = toml::from_str(&format!(
+            "{base}media_files = [\"~/m/train.json\"]\ninit_from = \"adapters/stage1\"\nmedia_dim = 1792\n"
+        ))
+        .unwrap();
+        assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.init_from.as_deref(), Some(Path::new("adapters/stage1")));
+        if let Some(home) = std::env::var_os("HOME") {
+            assert_eq!(
+                expand_home(&cfg.media_files[0]),
+                PathBuf::from(home).join("m/train.json")
+            );
+        }
+        assert_eq!(expand_home(Path::new("rel/a.json")), PathBuf::from("rel/a.json"));
+        for bad in [
+            "train_files = [\"test.json\"]\n",
+            "media_files = [\"../shared/toolmmbench/test.json\"]\n",
+        ] {
+            let cfg: TrainConfig = toml::from_str(&format!("{base}{bad}")).unwrap();
+            let err = cfg.validate().unwrap_err();
+            assert!(err.contains("test.json"), "{err}");
+        }
+    }
 }
