@@ -518,6 +518,25 @@ pub fn split_items(
     (train, dev, dropped)
 }
 
+/// Prompt and target tokens of an item (with the media slot when
+/// `with_media`), or `None` when longer than `max_len`.
+fn tokenise(
+    enc: &PromptEncoder,
+    it: &Item,
+    with_media: bool,
+    max_len: usize,
+) -> Result<Option<(Vec<u32>, usize, Option<usize>)>> {
+    let p = enc.prompt(&it.instruction, it.modality, with_media)?;
+    let t = enc.target(&it.answers[0])?;
+    if p.ids.len() + t.len() > max_len {
+        return Ok(None);
+    }
+    let prompt_len = p.ids.len();
+    let mut ids = p.ids;
+    ids.extend(t);
+    Ok(Some((ids, prompt_len, p.media_slot)))
+}
+
 /// Tokenises items into examples; drops those longer than `max_len`.
 pub fn encode_items(
     enc: &PromptEncoder,
@@ -527,20 +546,14 @@ pub fn encode_items(
     let mut out = Vec::with_capacity(items.len());
     let mut skipped = 0;
     for it in items {
-        let p = enc.prompt(&it.instruction, it.modality, false)?;
-        let t = enc.target(&it.answers[0])?;
-        if p.ids.len() + t.len() > max_len {
-            skipped += 1;
-            continue;
+        match tokenise(enc, it, false, max_len)? {
+            Some((ids, prompt_len, _)) => out.push(Example {
+                ids,
+                prompt_len,
+                media: None,
+            }),
+            None => skipped += 1,
         }
-        let prompt_len = p.ids.len();
-        let mut ids = p.ids;
-        ids.extend(t);
-        out.push(Example {
-            ids,
-            prompt_len,
-            media: None,
-        });
     }
     Ok((out, skipped))
 }
@@ -593,12 +606,10 @@ pub fn encode_media_items(
     let mut skipped = 0;
     for (it, path) in items {
         pb.inc(1);
-        let p = enc.prompt(&it.instruction, it.modality, true)?;
-        let t = enc.target(&it.answers[0])?;
-        if p.ids.len() + t.len() > max_len {
+        let Some((ids, prompt_len, slot)) = tokenise(enc, it, true, max_len)? else {
             skipped += 1;
             continue;
-        }
+        };
         let f = features(path, it.modality)
             .with_context(|| format!("{}: encoding the media file", path.display()))?;
         if f.len() != media_dim {
@@ -608,10 +619,7 @@ pub fn encode_media_items(
                 f.len()
             );
         }
-        let slot = p.media_slot.context("a media prompt has a slot")?;
-        let prompt_len = p.ids.len();
-        let mut ids = p.ids;
-        ids.extend(t);
+        let slot = slot.context("a media prompt has a slot")?;
         out.push(Example {
             ids,
             prompt_len,
@@ -980,7 +988,10 @@ mod tests {
                 PathBuf::from(home).join("m/train.json")
             );
         }
-        assert_eq!(expand_home(Path::new("rel/a.json")), PathBuf::from("rel/a.json"));
+        assert_eq!(
+            expand_home(Path::new("rel/a.json")),
+            PathBuf::from("rel/a.json")
+        );
         for bad in [
             "train_files = [\"test.json\"]\n",
             "media_files = [\"../shared/toolmmbench/test.json\"]\n",

@@ -488,17 +488,11 @@ fn loads_a_huggingface_directory() {
 /// projection's, and otherwise answers from the words and says why in its findings.
 #[test]
 fn backend_uses_the_media_token_only_when_the_projection_fits() {
-    use mmtool_catalog::{Catalog, ToolCard};
+    use mmtool_catalog::Catalog;
     use mmtool_llm::backend::MllmRecommender;
     use mmtool_llm::PromptEncoder;
     use mmtool_recommend::{Query, Recommender};
-    let card = |id: &str| -> ToolCard {
-        serde_json::from_value(serde_json::json!({
-            "id": id, "task": "t", "domain": "d", "input_modality": "audio",
-            "output_modality": "text", "summary": "s", "api_call": "x"
-        }))
-        .unwrap()
-    };
+    let card = |id: &str| card(id, "audio");
     let catalog =
         std::sync::Arc::new(Catalog::from_cards(vec![card("o/a"), card("o/bb")]).unwrap());
     let cfg = tiny_cfg();
@@ -652,17 +646,11 @@ fn the_projection_learns_to_answer_from_the_media_token() {
 /// each id, whatever order or subset the ids come in (the empty request's scores are memoised).
 #[test]
 fn calibrated_scores_subtract_the_empty_requests_likelihood() {
-    use mmtool_catalog::{Catalog, ToolCard};
+    use mmtool_catalog::Catalog;
     use mmtool_llm::backend::MllmRecommender;
     use mmtool_llm::PromptEncoder;
     use mmtool_recommend::{Query, Recommender};
-    let card = |id: &str| -> ToolCard {
-        serde_json::from_value(serde_json::json!({
-            "id": id, "task": "t", "domain": "d", "input_modality": "image",
-            "output_modality": "text", "summary": "s", "api_call": "x"
-        }))
-        .unwrap()
-    };
+    let card = |id: &str| card(id, "image");
     let ids: Vec<String> = ["o/a", "o/bb", "p/ccc", "unknown"]
         .iter()
         .map(|s| s.to_string())
@@ -703,4 +691,13 @@ fn calibrated_scores_subtract_the_empty_requests_likelihood() {
     let total: f32 = rec.ranked.iter().map(|s| s.score).sum();
     assert!((total - 1.0).abs() < 1e-4, "{total}");
     assert!(cal.recommend(&q, 2).is_ok());
+}
+
+/// A catalog card with only an id and an input modality that matter.
+fn card(id: &str, modality: &str) -> mmtool_catalog::ToolCard {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "task": "t", "domain": "d", "input_modality": modality,
+        "output_modality": "text", "summary": "s", "api_call": "x"
+    }))
+    .unwrap()
 }
