@@ -518,14 +518,14 @@ pub fn split_items(
     (train, dev, dropped)
 }
 
-/// Prompt and target tokens of an item (with the media slot when
-/// `with_media`), or `None` when longer than `max_len`.
+/// An item as a text-only example, and its prompt's media slot when
+/// `with_media` reserves one; `None` when longer than `max_len`.
 fn tokenise(
     enc: &PromptEncoder,
     it: &Item,
     with_media: bool,
     max_len: usize,
-) -> Result<Option<(Vec<u32>, usize, Option<usize>)>> {
+) -> Result<Option<(Example, Option<usize>)>> {
     let p = enc.prompt(&it.instruction, it.modality, with_media)?;
     let t = enc.target(&it.answers[0])?;
     if p.ids.len() + t.len() > max_len {
@@ -534,7 +534,12 @@ fn tokenise(
     let prompt_len = p.ids.len();
     let mut ids = p.ids;
     ids.extend(t);
-    Ok(Some((ids, prompt_len, p.media_slot)))
+    let ex = Example {
+        ids,
+        prompt_len,
+        media: None,
+    };
+    Ok(Some((ex, p.media_slot)))
 }
 
 /// Tokenises items into examples; drops those longer than `max_len`.
@@ -547,11 +552,7 @@ pub fn encode_items(
     let mut skipped = 0;
     for it in items {
         match tokenise(enc, it, false, max_len)? {
-            Some((ids, prompt_len, _)) => out.push(Example {
-                ids,
-                prompt_len,
-                media: None,
-            }),
+            Some((ex, _)) => out.push(ex),
             None => skipped += 1,
         }
     }
@@ -606,7 +607,7 @@ pub fn encode_media_items(
     let mut skipped = 0;
     for (it, path) in items {
         pb.inc(1);
-        let Some((ids, prompt_len, slot)) = tokenise(enc, it, true, max_len)? else {
+        let Some((mut ex, slot)) = tokenise(enc, it, true, max_len)? else {
             skipped += 1;
             continue;
         };
@@ -619,12 +620,8 @@ pub fn encode_media_items(
                 f.len()
             );
         }
-        let slot = slot.context("a media prompt has a slot")?;
-        out.push(Example {
-            ids,
-            prompt_len,
-            media: Some((slot, f)),
-        });
+        ex.media = Some((slot.context("a media prompt has a slot")?, f));
+        out.push(ex);
     }
     Ok((out, skipped))
 }
