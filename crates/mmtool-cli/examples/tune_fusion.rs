@@ -92,6 +92,7 @@ fn main() -> Result<()> {
             media: None,
             media_features: None,
             media_hint: None,
+            shortlist_hint: None,
         };
         // The full ranking; every smaller shortlist is drawn from it.
         let full = retrieval.candidates(&q, catalog.len())?;

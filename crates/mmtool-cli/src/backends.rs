@@ -151,9 +151,24 @@ impl Context {
                 let dense = mmtool_retrieval::recommender::Scoring::dense(
                     retrieval.scoring().mismatch_penalty,
                 );
+                // A likely but unsure spoken language widens the shortlist with
+                // the candidates for the request read with it: the MLLM hears the
+                // audio through its media token and chooses.
+                let candidates = move |q: &mmtool_recommend::Query| {
+                    let plain = retrieval.candidates_by(q, n, &dense)?;
+                    match &q.shortlist_hint {
+                        Some(h) if q.media_hint.as_ref() != Some(h) => {
+                            let mut hinted = q.clone();
+                            hinted.media_hint = Some(h.clone());
+                            let wide = retrieval.candidates_by(&hinted, n, &dense)?;
+                            Ok(mmtool_recommend::merge_shortlists(plain, wide))
+                        }
+                        _ => Ok(plain),
+                    }
+                };
                 Ok(Box::new(mllm.with_shortlist(
                     mmtool_llm::backend::Shortlist {
-                        candidates: Arc::new(move |q| retrieval.candidates_by(q, n, &dense)),
+                        candidates: Arc::new(candidates),
                         weight: self.mllm.fusion_weight,
                     },
                 )))

@@ -91,6 +91,7 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
         media,
         media_features,
         media_hint: perception.as_ref().and_then(|p| p.text_hint()),
+        shortlist_hint: perception.as_ref().and_then(|p| p.shortlist_hint()),
     };
     let t1 = Instant::now();
     let mut rec = backend.recommend(&query, a.top_k as usize)?;
@@ -293,6 +294,7 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
                     .with_context(|| format!("{}: item id {}", a.data.display(), item.id))?;
                 query.media_features = Some(p.media_features()?);
                 query.media_hint = p.text_hint();
+                query.shortlist_hint = p.shortlist_hint();
             }
         }
         let t = Instant::now();

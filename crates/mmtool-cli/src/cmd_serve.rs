@@ -80,6 +80,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
                 features: p.media_features()?,
                 findings: p.findings(),
                 hint: p.text_hint(),
+                shortlist_hint: p.shortlist_hint(),
             })
         }));
     }

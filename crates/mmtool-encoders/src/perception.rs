@@ -44,6 +44,11 @@ pub const AUDIO_DIM: usize = 512;
 /// paper, so that one projection serves all modalities.
 pub const MEDIA_DIM: usize = IMAGE_DIM + AUDIO_DIM;
 
+/// How likely the top spoken language must be to widen the mllm backend's
+/// shortlist with it ([`Perception::shortlist_hint`]). Not tuned: widening
+/// only adds candidates, which the MLLM then weighs with the audio token.
+pub const SHORTLIST_HINT_MIN_PROB: f32 = 0.3;
+
 /// How sure Whisper must be of the spoken language for it to become part of
 /// the request's text ([`Perception::text_hint`]). A wrong language picks a
 /// wrong recogniser, which is worse than none: espeak-ng French came out as
@@ -110,11 +115,23 @@ impl Perception {
     /// speech recogniser for "what is being said?". Images give none: an
     /// ImageNet guess says little about which tool fits.
     pub fn text_hint(&self) -> Option<String> {
+        self.language_hint(HINT_MIN_PROB)
+    }
+
+    /// The likely spoken language in the same words, from
+    /// [`SHORTLIST_HINT_MIN_PROB`] up: for widening a shortlist
+    /// (`Query::shortlist_hint`), where a wrong guess costs only extra
+    /// candidates for a stage that hears the audio itself.
+    pub fn shortlist_hint(&self) -> Option<String> {
+        self.language_hint(SHORTLIST_HINT_MIN_PROB)
+    }
+
+    fn language_hint(&self, min_prob: f32) -> Option<String> {
         if !matches!(self.modality, Modality::Audio | Modality::Video) {
             return None;
         }
         let (code, p) = self.languages.first()?;
-        if *p < HINT_MIN_PROB {
+        if *p < min_prob {
             return None;
         }
         let name = crate::whisper::language_name(code)?;
@@ -367,6 +384,10 @@ mod tests {
         assert_eq!(a.text_hint().as_deref(), Some("German audio"));
         a.languages = vec![("th".into(), 0.64)];
         assert_eq!(a.text_hint(), None, "not sure enough");
+        // Likely enough to widen a shortlist, not to be read with the request.
+        assert_eq!(a.shortlist_hint().as_deref(), Some("Thai audio"));
+        a.languages = vec![("de".into(), 0.2)];
+        assert_eq!(a.shortlist_hint(), None);
         let mut v = perception(Modality::Video, vec![0.0; MEDIA_DIM]);
         v.languages = vec![("fr".into(), 0.9)];
         assert_eq!(v.text_hint().as_deref(), Some("French video"));

@@ -36,6 +36,12 @@ pub struct Query {
     /// audio`); the text backends read them with the instruction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_hint: Option<String>,
+    /// A less certain reading of the media (e.g. `German audio` when the
+    /// spoken language is likely but not sure). Never used to rank; a
+    /// first stage may widen its shortlist with it, so that a later stage
+    /// that sees the media itself can choose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortlist_hint: Option<String>,
 }
 
 impl Query {
@@ -55,6 +61,7 @@ impl Query {
             media: None,
             media_features: None,
             media_hint: None,
+            shortlist_hint: None,
         }
     }
 
@@ -67,6 +74,7 @@ impl Query {
             media: None,
             media_features: None,
             media_hint: None,
+            shortlist_hint: None,
         }
     }
 }
@@ -119,6 +127,20 @@ impl Recommendation {
     }
 }
 
+/// The union of two shortlists, each tool once with its higher score, best
+/// first (ties keep `a`'s order, then `b`'s).
+pub fn merge_shortlists(a: Vec<Scored>, b: Vec<Scored>) -> Vec<Scored> {
+    let mut out: Vec<Scored> = Vec::with_capacity(a.len() + b.len());
+    for s in a.into_iter().chain(b) {
+        match out.iter_mut().find(|o| o.id == s.id) {
+            Some(o) => o.score = o.score.max(s.score),
+            None => out.push(s),
+        }
+    }
+    out.sort_by(|x, y| y.score.total_cmp(&x.score));
+    out
+}
+
 /// A tool-recommendation backend.
 pub trait Recommender: Send + Sync {
     /// Short name, as given to `--backend`.
@@ -154,5 +176,23 @@ mod tests {
         let mut r = Recommendation::default();
         r.add_encoder_findings(serde_json::json!({"labels": []}));
         assert_eq!(r.findings.unwrap(), serde_json::json!({"labels": []}));
+    }
+
+    #[test]
+    fn merged_shortlists_hold_each_tool_once_with_its_best_score() {
+        let s = |id: &str, score: f32| Scored {
+            id: id.into(),
+            score,
+        };
+        let m = merge_shortlists(
+            vec![s("a", 0.9), s("b", 0.5), s("unknown", 0.35)],
+            vec![s("c", 0.8), s("b", 0.7)],
+        );
+        let got: Vec<(&str, f32)> = m.iter().map(|x| (x.id.as_str(), x.score)).collect();
+        assert_eq!(
+            got,
+            vec![("a", 0.9), ("c", 0.8), ("b", 0.7), ("unknown", 0.35)]
+        );
+        assert!(merge_shortlists(Vec::new(), Vec::new()).is_empty());
     }
 }

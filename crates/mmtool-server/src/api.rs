@@ -315,9 +315,9 @@ pub async fn recommend(
             }
             _ => None,
         };
-        let (media_features, findings, media_hint) = match perceived {
-            Some(p) => (Some(p.features), Some(p.findings), p.hint),
-            None => (None, None, None),
+        let (media_features, findings, media_hint, shortlist_hint) = match perceived {
+            Some(p) => (Some(p.features), Some(p.findings), p.hint, p.shortlist_hint),
+            None => (None, None, None, None),
         };
         let query = RecQuery {
             instruction,
@@ -329,6 +329,7 @@ pub async fn recommend(
             media: upload.as_ref().map(|u| u.file.path().to_path_buf()),
             media_features,
             media_hint,
+            shortlist_hint,
         };
         let metrics = &work_state.metrics;
         metrics.model_inflight.inc();

@@ -79,6 +79,8 @@ pub struct Perceived {
     pub findings: serde_json::Value,
     /// Words for what the request's text leaves open (`Query::media_hint`).
     pub hint: Option<String>,
+    /// A less certain reading, for widening a shortlist (`Query::shortlist_hint`).
+    pub shortlist_hint: Option<String>,
 }
 
 /// Encodes the file at a path with the given (sniffed) modality. The binary

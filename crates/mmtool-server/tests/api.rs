@@ -422,6 +422,7 @@ async fn uploads_go_through_the_encoders_when_the_server_has_them() {
             features: vec![0.5; 7],
             findings: serde_json::json!({"labels": [["tabby", 0.5]]}),
             hint: Some("tabby cat".into()),
+            shortlist_hint: None,
         })
     });
     let s =
