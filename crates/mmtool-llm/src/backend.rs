@@ -61,6 +61,34 @@ pub struct MllmRecommender {
     /// The empty request's prefill per modality, so a request pays only for
     /// its candidates' tree pass.
     null_prompt: std::sync::Mutex<std::collections::HashMap<Modality, (Tensor, KvCache)>>,
+    /// sha256 of the adapter's tensors, naming the weights saved null scores belong to.
+    adapter_sha256: Option<String>,
+}
+
+/// The empty request's log-likelihood of each catalog id per modality, saved
+/// next to an adapter ([`MllmRecommender::save_null_scores`]) so that
+/// calibrated scoring costs nothing extra per request.
+pub const NULL_SCORES_FILE: &str = "null_scores.json";
+const NULL_SCORES_FORMAT: &str = "mmtool-null-scores/1";
+const MODALITIES: [Modality; 4] = [
+    Modality::Text,
+    Modality::Image,
+    Modality::Audio,
+    Modality::Video,
+];
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NullScoresFile {
+    format: String,
+    adapter_sha256: String,
+    /// modality -> tool id -> log-likelihood.
+    scores: std::collections::BTreeMap<Modality, std::collections::BTreeMap<String, f32>>,
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(format!("{:x}", sha2::Sha256::digest(&bytes)))
 }
 
 impl MllmRecommender {
@@ -101,7 +129,94 @@ impl MllmRecommender {
         if let Some(dir) = &opts.adapter {
             checkpoint::load_adapter(&model, dir)?;
         }
-        Self::from_parts(model, enc, catalog, opts.unconstrained)
+        let mut r = Self::from_parts(model, enc, catalog, opts.unconstrained)?;
+        if let Some(dir) = &opts.adapter {
+            r.adapter_sha256 = Some(file_sha256(&dir.join(checkpoint::TENSORS_FILE))?);
+            r.load_null_scores(dir);
+        }
+        Ok(r)
+    }
+
+    /// Names the adapter weights (sha256 of `adapter.safetensors`; `build`
+    /// sets it) that saved null scores must match.
+    pub fn with_adapter_sha256(mut self, sha: String) -> Self {
+        self.adapter_sha256 = Some(sha);
+        self
+    }
+
+    /// Reads `dir/null_scores.json` when it was computed with these adapter
+    /// weights, returning how many scores it gave; anything else (absent,
+    /// other weights, unreadable) is ignored (0) and the scores are
+    /// computed when needed.
+    pub fn load_null_scores(&self, dir: &Path) -> usize {
+        let p = dir.join(NULL_SCORES_FILE);
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            return 0;
+        };
+        let file: NullScoresFile = match serde_json::from_str(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("{}: ignored, unreadable: {e}", p.display());
+                return 0;
+            }
+        };
+        if file.format != NULL_SCORES_FORMAT
+            || Some(&file.adapter_sha256) != self.adapter_sha256.as_ref()
+        {
+            tracing::warn!("{}: ignored, made for other adapter weights", p.display());
+            return 0;
+        }
+        let mut memo = self.null_logp.lock().expect("null-prompt memo");
+        let mut n = 0;
+        for (modality, by_id) in file.scores {
+            for (id, logp) in by_id {
+                if let Some(i) = self.catalog.position(&id) {
+                    memo.insert((modality, i), logp);
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Computes the empty request's score of every catalog id for every
+    /// modality (64 ids per forward pass).
+    pub fn precompute_null_scores(&self) -> Result<()> {
+        let all: Vec<usize> = (0..self.targets.len()).collect();
+        for m in MODALITIES {
+            for chunk in all.chunks(TREE_SCORING_MAX) {
+                self.null_scores(m, chunk)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the known empty-request scores to `dir/null_scores.json`
+    /// (atomically), tagged with the adapter weights' hash.
+    pub fn save_null_scores(&self, dir: &Path) -> Result<PathBuf> {
+        let sha = self
+            .adapter_sha256
+            .clone()
+            .context("null scores belong to an adapter; this model was built without one")?;
+        let cards = self.catalog.cards();
+        let mut scores: std::collections::BTreeMap<
+            Modality,
+            std::collections::BTreeMap<String, f32>,
+        > = Default::default();
+        for ((m, i), logp) in self.null_logp.lock().expect("null-prompt memo").iter() {
+            scores
+                .entry(*m)
+                .or_default()
+                .insert(cards[*i].id.clone(), *logp);
+        }
+        let file = NullScoresFile {
+            format: NULL_SCORES_FORMAT.into(),
+            adapter_sha256: sha,
+            scores,
+        };
+        let p = dir.join(NULL_SCORES_FILE);
+        checkpoint::write_atomic(&p, serde_json::to_string(&file)?.as_bytes())?;
+        Ok(p)
     }
 
     pub fn from_parts(
@@ -123,6 +238,7 @@ impl MllmRecommender {
             calibrated: false,
             null_logp: Default::default(),
             null_prompt: Default::default(),
+            adapter_sha256: None,
         })
     }
 

@@ -701,3 +701,59 @@ fn card(id: &str, modality: &str) -> mmtool_catalog::ToolCard {
     }))
     .unwrap()
 }
+
+/// Saved empty-request scores are reused only by the adapter weights they were computed with,
+/// and give the same calibrated scores as computing them afresh.
+#[test]
+fn null_scores_round_trip_and_belong_to_their_adapter() {
+    use mmtool_catalog::Catalog;
+    use mmtool_llm::backend::MllmRecommender;
+    use mmtool_llm::PromptEncoder;
+    use mmtool_recommend::Query;
+    let ids: Vec<String> = ["o/a", "o/bb", "unknown"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let catalog = std::sync::Arc::new(
+        Catalog::from_cards(ids.iter().map(|i| card(i, "audio")).collect()).unwrap(),
+    );
+    let cfg = tiny_cfg();
+    let b = base(&cfg, 14);
+    let build = |sha: &str| {
+        let m = model(&cfg, &b, lora(2, 0.), 5);
+        m.reset_trainable(2).unwrap();
+        MllmRecommender::from_parts(
+            m,
+            PromptEncoder::new(byte_tokenizer()),
+            catalog.clone(),
+            false,
+        )
+        .unwrap()
+        .with_calibration(true)
+        .with_adapter_sha256(sha.into())
+    };
+    let first = build("abc");
+    first.precompute_null_scores().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = first.save_null_scores(dir.path()).unwrap();
+    assert!(saved.ends_with("null_scores.json"));
+    let mut q = Query::text("what is said");
+    q.modality = mmtool_data::Modality::Audio;
+    let want = first.score_ids(&q, None, &ids).unwrap();
+    let again = build("abc");
+    assert_eq!(again.load_null_scores(dir.path()), 4 * ids.len());
+    assert_eq!(again.score_ids(&q, None, &ids).unwrap(), want);
+    assert_eq!(build("other weights").load_null_scores(dir.path()), 0);
+    std::fs::write(&saved, "{not json").unwrap();
+    assert_eq!(build("abc").load_null_scores(dir.path()), 0);
+    // Without an adapter there is nothing to tie the scores to.
+    let m = model(&cfg, &b, lora(2, 0.), 5);
+    let bare = MllmRecommender::from_parts(
+        m,
+        PromptEncoder::new(byte_tokenizer()),
+        catalog.clone(),
+        false,
+    )
+    .unwrap();
+    assert!(bare.save_null_scores(dir.path()).is_err());
+}
