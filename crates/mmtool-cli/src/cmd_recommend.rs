@@ -247,6 +247,16 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
             "mllm": format!("{:?}", ctx.mllm_flags()),
         }
     }))?;
+    // A progress file of another command that holds no answer (its run
+    // failed on the first item) is replaced: nothing is lost.
+    if let Ok(text) = std::fs::read_to_string(&partial_path) {
+        let mut lines = text.lines();
+        if lines.next().is_some_and(|h| h != header) && lines.all(|l| l.trim().is_empty()) {
+            std::fs::remove_file(&partial_path).with_context(|| {
+                format!("{}: cannot replace progress file", partial_path.display())
+            })?;
+        }
+    }
     let fresh = std::fs::metadata(&partial_path)
         .map(|m| m.len() == 0)
         .unwrap_or(true);
