@@ -416,14 +416,7 @@ fn tiny_model_overfits_sixteen_examples() {
             let h = m.embed_tokens(&ids(&ex.ids)).unwrap();
             let (loss, _, _) = batch_loss(&m, &h, &[ex], 0).unwrap();
             let g = (loss / 16.).unwrap().backward().unwrap();
-            for (name, var) in m.varmap().data().lock().unwrap().iter() {
-                if let Some(t) = g.get(var.as_tensor()) {
-                    let e = grads
-                        .entry(name.clone())
-                        .or_insert_with(|| t.zeros_like().unwrap());
-                    *e = (&*e + t).unwrap();
-                }
-            }
+            add_grads(&m, &mut grads, &g);
         }
         opt.step(&m, &grads, 1e-2).unwrap();
     }
@@ -616,14 +609,7 @@ fn the_projection_learns_to_answer_from_the_media_token() {
             assert_eq!(start, 0);
             let (loss, _, _) = batch_loss(&m, &h, &[ex], start).unwrap();
             let g = (loss / 4.).unwrap().backward().unwrap();
-            for (name, var) in m.varmap().data().lock().unwrap().iter() {
-                if let Some(t) = g.get(var.as_tensor()) {
-                    let e = grads
-                        .entry(name.clone())
-                        .or_insert_with(|| t.zeros_like().unwrap());
-                    *e = (&*e + t).unwrap();
-                }
-            }
+            add_grads(&m, &mut grads, &g);
         }
         opt.step(&m, &grads, 1e-2).unwrap();
     }
@@ -756,4 +742,20 @@ fn null_scores_round_trip_and_belong_to_their_adapter() {
     )
     .unwrap();
     assert!(bare.save_null_scores(dir.path()).is_err());
+}
+
+/// Adds one backward pass's gradients of the trainable variables to `grads`.
+fn add_grads(
+    m: &Mllm,
+    grads: &mut std::collections::HashMap<String, Tensor>,
+    g: &candle_core::backprop::GradStore,
+) {
+    for (name, var) in m.varmap().data().lock().unwrap().iter() {
+        if let Some(t) = g.get(var.as_tensor()) {
+            let e = grads
+                .entry(name.clone())
+                .or_insert_with(|| t.zeros_like().unwrap());
+            *e = (&*e + t).unwrap();
+        }
+    }
 }
