@@ -15,8 +15,7 @@ use serde::Serialize;
 
 use crate::backends::{check_media_file, Context};
 use crate::output::write_atomic;
-use mmtool_encoders::Perceiver;
-use mmtool_media::Limits;
+use mmtool_encoders::{Perceiver, Perception};
 
 #[derive(Args)]
 #[command(
@@ -72,27 +71,22 @@ pub fn recommend(ctx: &Context, a: RecommendArgs) -> Result<ExitCode> {
     let perception = match &media {
         Some(p) => {
             check_media_file(p)?;
-            let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
-                .with_embedding_cache(Perceiver::default_embedding_cache());
-            Some(perceiver.perceive(p, Some(modality))?)
+            Some(Perceiver::with_default_caches().perceive(p, Some(modality))?)
         }
         None => None,
     };
     let t0 = Instant::now();
     let backend = ctx.build_backend(&a.backend)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let media_features = match &perception {
-        Some(p) => Some(p.media_features()?),
-        None => None,
-    };
-    let query = Query {
+    let mut query = Query {
         instruction: a.instruction.trim().to_string(),
         modality,
         media,
-        media_features,
-        media_hint: perception.as_ref().and_then(|p| p.text_hint()),
-        shortlist_hint: perception.as_ref().and_then(|p| p.shortlist_hint()),
+        ..Query::text("")
     };
+    if let Some(p) = &perception {
+        attach_perception(&mut query, p)?;
+    }
     let t1 = Instant::now();
     let mut rec = backend.recommend(&query, a.top_k as usize)?;
     // What the encoders found, plus what the backend says it did with it.
@@ -181,6 +175,14 @@ pub struct PredictArgs {
     /// error. Without it, items are answered from their words (ToolMMBench ships no media).
     #[arg(long)]
     pub with_media: bool,
+}
+
+/// What the encoders found, in the query fields the backends read.
+fn attach_perception(query: &mut Query, p: &Perception) -> Result<()> {
+    query.media_features = Some(p.media_features()?);
+    query.media_hint = p.text_hint();
+    query.shortlist_hint = p.shortlist_hint();
+    Ok(())
 }
 
 /// Answers already written to `<out>.partial` by an interrupted run of the
@@ -289,10 +291,7 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
     );
     pb.inc(done.len() as u64);
     let mut latencies_ms: Vec<f64> = Vec::new();
-    let perceiver = a.with_media.then(|| {
-        Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
-            .with_embedding_cache(Perceiver::default_embedding_cache())
-    });
+    let perceiver = a.with_media.then(Perceiver::with_default_caches);
     let media_root = a.data.parent().map(Path::to_path_buf).unwrap_or_default();
     for item in items.iter().filter(|i| !done.contains(&i.id)) {
         let mut query = Query::from_item(item);
@@ -302,9 +301,7 @@ pub fn predict(ctx: &Context, a: PredictArgs) -> Result<ExitCode> {
                 let p = perceiver
                     .perceive(&path, Some(item.modality))
                     .with_context(|| format!("{}: item id {}", a.data.display(), item.id))?;
-                query.media_features = Some(p.media_features()?);
-                query.media_hint = p.text_hint();
-                query.shortlist_hint = p.shortlist_hint();
+                attach_perception(&mut query, &p)?;
             }
         }
         let t = Instant::now();

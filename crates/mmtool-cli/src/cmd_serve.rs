@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use mmtool_encoders::Perceiver;
-use mmtool_media::Limits;
 use mmtool_server::{router, serve, AppState, Perceived, ServerConfig};
 
 use crate::backends::Context;
@@ -72,8 +71,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
     let mut state = AppState::new(backend, config);
     if !a.no_encoders {
         // Encoders load on the first upload that needs them; results are cached by content.
-        let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
-            .with_embedding_cache(Perceiver::default_embedding_cache());
+        let perceiver = Perceiver::with_default_caches();
         state = state.with_perception(Arc::new(move |path, modality| {
             let p = perceiver.perceive(path, Some(modality))?;
             Ok(Perceived {

@@ -9,7 +9,6 @@ use mmtool_data::Modality;
 use mmtool_encoders::Perceiver;
 use mmtool_llm::backend::{MllmOptions, MllmRecommender};
 use mmtool_llm::train::{self, TrainConfig};
-use mmtool_media::Limits;
 
 use crate::backends::Context;
 
@@ -46,8 +45,7 @@ pub fn run(ctx: &Context, a: TrainArgs) -> Result<ExitCode> {
     }
     // The frozen encoders, loaded only when the config names media files;
     // the embedding cache means a rerun (or --resume) encodes nothing again.
-    let perceiver = Perceiver::new(Perceiver::default_cache_dir(), Limits::default())
-        .with_embedding_cache(Perceiver::default_embedding_cache());
+    let perceiver = Perceiver::with_default_caches();
     let features = |path: &Path, modality: Modality| -> Result<Vec<f32>> {
         perceiver.perceive(path, Some(modality))?.media_features()
     };

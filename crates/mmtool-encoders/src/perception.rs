@@ -245,6 +245,13 @@ impl Perceiver {
         Ok(p)
     }
 
+    /// The CLI's perceiver: models and the embedding cache under
+    /// `$MMTOOL_CACHE`, default limits.
+    pub fn with_default_caches() -> Self {
+        Self::new(Self::default_cache_dir(), Limits::default())
+            .with_embedding_cache(Self::default_embedding_cache())
+    }
+
     /// `$MMTOOL_CACHE`, default `~/.cache/mmtool`.
     pub fn default_cache_dir() -> PathBuf {
         mmtool_data::cache_dir()

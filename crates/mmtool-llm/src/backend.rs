@@ -253,6 +253,22 @@ impl MllmRecommender {
         self
     }
 
+    /// Turns `score_trie`'s `(position in idx, log-likelihood)` pairs into
+    /// likelihood gains over the empty request, best first.
+    fn calibrate(
+        &self,
+        modality: Modality,
+        idx: &[usize],
+        found: &mut [(usize, f32)],
+    ) -> Result<()> {
+        let null = self.null_scores(modality, idx)?;
+        for (c, logp) in found.iter_mut() {
+            *logp -= null[*c];
+        }
+        found.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(())
+    }
+
     /// `log P(id | empty request)` for catalog indices `idx`, computed once
     /// per (modality, id).
     fn null_scores(&self, modality: Modality, idx: &[usize]) -> Result<Vec<f32>> {
@@ -319,11 +335,7 @@ impl MllmRecommender {
         }
         let mut found = score_trie(&self.model, &trie, &lp, &cache)?;
         if self.calibrated {
-            let null = self.null_scores(query.modality, &idx)?;
-            for (c, logp) in found.iter_mut() {
-                *logp -= null[*c];
-            }
-            found.sort_by(|a, b| b.1.total_cmp(&a.1));
+            self.calibrate(query.modality, &idx, &mut found)?;
         }
         let cards = self.catalog.cards();
         Ok(found
@@ -415,10 +427,7 @@ impl MllmRecommender {
         let cards = self.catalog.cards();
         let ranked: Vec<Scored> = if ids.len() <= TREE_SCORING_MAX && self.calibrated {
             let mut all = score_trie(&self.model, &trie, &lp, &cache)?;
-            let null = self.null_scores(query.modality, &ids)?;
-            for (c, logp) in all.iter_mut() {
-                *logp -= null[*c];
-            }
+            self.calibrate(query.modality, &ids, &mut all)?;
             // Calibrated scores are not probabilities: report a softmax over the list.
             let scored: Vec<(String, f32)> = all
                 .into_iter()

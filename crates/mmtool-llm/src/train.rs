@@ -478,6 +478,16 @@ pub fn dev_accuracy(
     Ok(ok as f64 / dev.len() as f64)
 }
 
+/// The tools the unseen-tools experiment removes from training (none when
+/// `holdout_share` is 0).
+fn held_out(catalog: &Catalog, cfg: &TrainConfig) -> std::collections::HashSet<String> {
+    if cfg.holdout_share > 0.0 {
+        mmtool_catalog::holdout_tools(catalog, cfg.holdout_share, cfg.holdout_seed)
+    } else {
+        Default::default()
+    }
+}
+
 /// Splits items into (train, dev), dropping items whose answer is not in the
 /// catalog; optionally keeps at most `max_per_tool` training items per tool.
 pub fn split_items(
@@ -486,11 +496,7 @@ pub fn split_items(
     cfg: &TrainConfig,
 ) -> (Vec<Item>, Vec<Item>, usize) {
     let before = items.len();
-    let held = if cfg.holdout_share > 0.0 {
-        mmtool_catalog::holdout_tools(catalog, cfg.holdout_share, cfg.holdout_seed)
-    } else {
-        Default::default()
-    };
+    let held = held_out(catalog, cfg);
     let mut items: Vec<Item> = items
         .into_iter()
         .filter(|i| catalog.contains(&i.answers[0]))
@@ -566,11 +572,7 @@ pub fn load_media_items(
     catalog: &Catalog,
     cfg: &TrainConfig,
 ) -> Result<Vec<(Item, PathBuf)>> {
-    let held = if cfg.holdout_share > 0.0 {
-        mmtool_catalog::holdout_tools(catalog, cfg.holdout_share, cfg.holdout_seed)
-    } else {
-        Default::default()
-    };
+    let held = held_out(catalog, cfg);
     let mut out = Vec::new();
     for f in files {
         let f = expand_home(f);
