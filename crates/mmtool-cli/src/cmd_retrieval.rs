@@ -76,8 +76,9 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// Training instructions per tool used as fine-tuning pairs (the same
-    /// first ones that feed the centroids, so nothing new is embedded).
-    #[arg(long, default_value_t = 8)]
+    /// first ones that feed the centroids, so nothing new is embedded). 30
+    /// (all the synthetic set has) raised dev R@1 from 36.4 % (8) to 40.8 %.
+    #[arg(long, default_value_t = 30)]
     pub pairs_per_tool: usize,
     /// Card weight of the tool vectors the queries are trained towards
     /// (1 = card text only, which is what unseen tools have).

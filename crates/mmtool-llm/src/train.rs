@@ -117,6 +117,12 @@ pub struct TrainConfig {
     /// at random with the seed: the synthetic set has ~30 per tool.
     #[serde(default)]
     pub max_per_tool: usize,
+    /// Leave out each tool's first this many training items in the seeded
+    /// order: the ones an earlier stage with the same seed and
+    /// `max_per_tool = skip_per_tool` trained on, so a later stage adds new
+    /// items only (0 = none).
+    #[serde(default)]
+    pub skip_per_tool: usize,
     /// Save a checkpoint every this many optimizer steps (and at each epoch end).
     #[serde(default = "d_ckpt")]
     pub checkpoint_every: usize,
@@ -508,14 +514,14 @@ pub fn split_items(
     let dev_n = cfg.dev_size.min(items.len() / 5);
     let train = items.split_off(dev_n);
     let dev = items;
-    let train = if cfg.max_per_tool > 0 {
+    let train = if cfg.max_per_tool > 0 || cfg.skip_per_tool > 0 {
         let mut count: HashMap<String, usize> = HashMap::new();
         train
             .into_iter()
             .filter(|i| {
                 let c = count.entry(i.answers[0].clone()).or_default();
                 *c += 1;
-                *c <= cfg.max_per_tool
+                *c > cfg.skip_per_tool && (cfg.max_per_tool == 0 || *c <= cfg.max_per_tool)
             })
             .collect()
     } else {
@@ -966,6 +972,27 @@ mod tests {
             *per.entry(it.answers[0].as_str()).or_default() += 1;
         }
         assert!(per.values().all(|&c| c <= 3));
+        // A later stage with `skip_per_tool` gets exactly the next items of the
+        // same seeded order: disjoint from the first stage's, same dev split.
+        let mut later = cfg.clone();
+        later.max_per_tool = 5;
+        later.skip_per_tool = 3;
+        let (train2, dev2, _) = split_items(items.clone(), &catalog, &later);
+        assert_eq!(
+            dev2.iter().map(|i| i.id).collect::<Vec<_>>(),
+            dev.iter().map(|i| i.id).collect::<Vec<_>>()
+        );
+        let first: std::collections::HashSet<u64> = train.iter().map(|i| i.id).collect();
+        assert!(
+            train2.iter().all(|i| !first.contains(&i.id)),
+            "an item trained twice"
+        );
+        let mut per2: HashMap<&str, usize> = HashMap::new();
+        for it in &train2 {
+            *per2.entry(it.answers[0].as_str()).or_default() += 1;
+        }
+        assert_eq!(per2.len(), 15);
+        assert!(per2.values().all(|&c| c == 2), "{per2:?}");
         // Without a holdout nothing is dropped and the split is the same as before.
         cfg.holdout_share = 0.0;
         let (_, _, dropped) = split_items(items, &catalog, &cfg);
