@@ -16,13 +16,27 @@ pub const TRAINING_FILES: [&str; 3] = ["train_synth.json", "train_audio.json", "
 /// Names accepted by `--backend`.
 pub const BACKENDS: [&str; 3] = ["bm25", "retrieval", "mllm"];
 
-/// Shortlist size of the mllm backend (retrieval's top-N) and the weight of
-/// the retrieval cosine in its fused score: the best pair of a grid on
-/// training items neither stage saw (`examples/tune_fusion.rs`, docs/llm.md),
-/// kept for the calibrated scores (session 4). With the current adapter the
-/// fused ranking still trails retrieval alone.
+/// Shortlist size of the mllm backend (retrieval's top-N), the weight of the
+/// retrieval score in its fused score, and the retrieval ranking both come
+/// from: the best of a grid (hybrid/dense x 3-20 x weight 0-500) on 300
+/// training items the adapter never trained on, with the retrieval index
+/// rebuilt without them (`examples/tune_fusion.rs`, docs/llm.md, session 5).
+/// On that grid no setting beats retrieval alone; this one comes closest.
 pub const DEFAULT_SHORTLIST: usize = 5;
-pub const DEFAULT_FUSION_WEIGHT: f32 = 100.0;
+pub const DEFAULT_FUSION_WEIGHT: f32 = 500.0;
+pub const DEFAULT_SHORTLIST_SCORING: ShortlistScoring = ShortlistScoring::Hybrid;
+
+/// How the retrieval stage scores the mllm backend's shortlist (and so the
+/// prior the fusion weight multiplies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShortlistScoring {
+    /// Cosine and modality penalty; `unknown` by its own cosine, always given
+    /// the shortlist's last place.
+    Dense,
+    /// The retrieval backend's own ranking: cosine + BM25 share + modality
+    /// penalty, `unknown` at its fixed score.
+    Hybrid,
+}
 
 /// Settings of the mllm backend.
 #[derive(Debug, Clone)]
@@ -37,6 +51,8 @@ pub struct MllmFlags {
     pub fusion_weight: f32,
     /// Shortlist scores as log-likelihood gain over the empty request.
     pub calibrate: bool,
+    /// The retrieval ranking the shortlist and the fusion prior come from.
+    pub shortlist_scoring: ShortlistScoring,
 }
 
 impl Default for MllmFlags {
@@ -47,6 +63,7 @@ impl Default for MllmFlags {
             shortlist: DEFAULT_SHORTLIST,
             fusion_weight: DEFAULT_FUSION_WEIGHT,
             calibrate: true,
+            shortlist_scoring: DEFAULT_SHORTLIST_SCORING,
         }
     }
 }
@@ -144,23 +161,26 @@ impl Context {
                     &mmtool_retrieval::RetrievalConfig::default(),
                 )?);
                 let n = self.mllm.shortlist;
-                // The fusion weight was tuned over the dense shortlist (cosine,
-                // `unknown` by its own cosine); the hybrid scores and the fixed
-                // `unknown` score are on another scale, and with them the MLLM's
-                // pull towards `unknown` wins (measured: 28.6 % vs 13.4 %, BENCHMARKS.md).
-                let dense = mmtool_retrieval::recommender::Scoring::dense(
-                    retrieval.scoring().mismatch_penalty,
-                );
+                // Uncalibrated, the MLLM's pull towards `unknown` (the shortest
+                // id) won over the hybrid ranking's fixed `unknown` score (28.6 %
+                // vs 13.4 %, BENCHMARKS.md); calibration removes that pull, and
+                // the fusion grid of docs/llm.md compares both rankings.
+                let scoring = match self.mllm.shortlist_scoring {
+                    ShortlistScoring::Dense => mmtool_retrieval::recommender::Scoring::dense(
+                        retrieval.scoring().mismatch_penalty,
+                    ),
+                    ShortlistScoring::Hybrid => *retrieval.scoring(),
+                };
                 // A likely but unsure spoken language widens the shortlist with
                 // the candidates for the request read with it: the MLLM hears the
                 // audio through its media token and chooses.
                 let candidates = move |q: &mmtool_recommend::Query| {
-                    let plain = retrieval.candidates_by(q, n, &dense)?;
+                    let plain = retrieval.candidates_by(q, n, &scoring)?;
                     match &q.shortlist_hint {
                         Some(h) if q.media_hint.as_ref() != Some(h) => {
                             let mut hinted = q.clone();
                             hinted.media_hint = Some(h.clone());
-                            let wide = retrieval.candidates_by(&hinted, n, &dense)?;
+                            let wide = retrieval.candidates_by(&hinted, n, &scoring)?;
                             Ok(mmtool_recommend::merge_shortlists(plain, wide))
                         }
                         _ => Ok(plain),

@@ -57,6 +57,10 @@ struct Cli {
     #[arg(long, global = true)]
     no_calibration: bool,
 
+    /// mllm backend: the retrieval ranking its shortlist and fusion prior come from.
+    #[arg(long, global = true, value_enum, default_value_t = backends::DEFAULT_SHORTLIST_SCORING)]
+    shortlist_scoring: backends::ShortlistScoring,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
         shortlist: cli.shortlist,
         fusion_weight: cli.fusion_weight,
         calibrate: !cli.no_calibration,
+        shortlist_scoring: cli.shortlist_scoring,
     });
     let result = match cli.command {
         Command::Recommend(a) => cmd_recommend::recommend(&ctx, a),
