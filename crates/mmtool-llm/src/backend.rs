@@ -530,9 +530,16 @@ impl Recommender for MllmRecommender {
     }
 }
 
+/// Temperature of the fused scores per unit of fusion weight: when the prior
+/// dominates, `(logp + w x prior) / (w x 0.05)` is about `prior / 0.05`, the
+/// softmax over cosines the retrieval query adapter is trained with.
+pub const PRIOR_TEMPERATURE: f32 = 0.05;
+
 /// Fuses MLLM log-likelihoods with first-stage scores: `logp + weight x
 /// prior` (a candidate missing from `prior` gets the lowest prior), best
-/// first, reported as a softmax over the candidates. Ties keep `scored` order.
+/// first, reported as a softmax over the candidates at temperature
+/// `max(1, weight x PRIOR_TEMPERATURE)`, so that a large weight ranks by the
+/// prior without turning every score into 1 or 0. Ties keep `scored` order.
 pub fn fuse(
     scored: &[(String, f32)],
     prior: &std::collections::HashMap<&str, f32>,
@@ -549,11 +556,12 @@ pub fn fuse(
         .collect();
     z.sort_by(|a, b| b.1.total_cmp(&a.1));
     let max = z.first().map(|x| x.1).unwrap_or(0.0);
-    let sum: f32 = z.iter().map(|x| (x.1 - max).exp()).sum();
+    let t = (weight * PRIOR_TEMPERATURE).max(1.0);
+    let sum: f32 = z.iter().map(|x| ((x.1 - max) / t).exp()).sum();
     z.into_iter()
         .map(|(id, v)| Scored {
             id,
-            score: (v - max).exp() / sum,
+            score: ((v - max) / t).exp() / sum,
         })
         .collect()
 }
@@ -596,5 +604,26 @@ mod tests {
         // b: -2 + 10*0.9 = 7; a: -1 + 1 = 0; c (floor 0.1): -1.5 + 1 = -0.5
         assert_eq!(ids(&fuse(&scored, &prior, 10.0)), vec!["b", "a", "c"]);
         assert!(fuse(&[], &prior, 1.0).is_empty());
+    }
+
+    #[test]
+    fn heavy_weights_keep_scores_graded() {
+        // Equal likelihoods, priors 0.03 apart (a typical gap between
+        // retrieval's first two): at weight 500 the gap is 15 nats, which
+        // a plain softmax would report as 1.000 and 0.000.
+        let scored = vec![("a".to_string(), -3.0), ("b".to_string(), -3.0)];
+        let prior = HashMap::from([("a", 0.50f32), ("b", 0.53)]);
+        let f = fuse(&scored, &prior, 500.0);
+        assert_eq!(ids(&f), vec!["b", "a"]);
+        let sum: f32 = f.iter().map(|s| s.score).sum();
+        assert!((sum - 1.0).abs() < 1e-6);
+        // softmax of the priors at temperature 0.05: 1 / (1 + e^-0.6)
+        assert!((f[0].score - 0.645_656).abs() < 1e-4, "{f:?}");
+        // Up to weight 20 the temperature stays 1: scores in nats, as before.
+        let g = fuse(&scored, &prior, 20.0);
+        assert!(
+            (g[0].score - 1.0 / (1.0 + (-0.6f32).exp())).abs() < 1e-4,
+            "{g:?}"
+        );
     }
 }
