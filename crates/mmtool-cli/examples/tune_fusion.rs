@@ -112,11 +112,11 @@ fn main() -> Result<()> {
             media_hint: None,
             shortlist_hint: None,
         };
+        // One embedding, ranked both ways.
+        let e = retrieval.embed_queries(&[q.ranking_text().as_ref()])?;
         let rankings = scorings
             .each_ref()
-            .map(|(_, s)| retrieval.candidates_by(&q, catalog.len(), s));
-        let [a, b] = rankings;
-        let rankings = [a?, b?];
+            .map(|(_, s)| retrieval.rank_by(&e, &q, catalog.len(), s));
         let mut ids: Vec<String> = Vec::new();
         for r in &rankings {
             for s in shortlist(r.clone(), widest) {

@@ -6,25 +6,18 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command as Proc;
 
 use common::Fixture;
 use serde_json::Value;
 
 fn ready() -> bool {
-    let cache = std::env::var_os("MMTOOL_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(&std::env::var("HOME").unwrap()).join(".cache/mmtool"));
-    for m in [
+    if !common::weights_present(&[
         "models/efficientnet/model.safetensors",
         "models/whisper/model.bin",
         "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-    ] {
-        if !cache.join(m).is_file() {
-            eprintln!("SKIPPED: {m} missing; run scripts/fetch-weights.sh");
-            return false;
-        }
+    ]) {
+        return false;
     }
     for tool in ["espeak-ng", "ffmpeg"] {
         if Proc::new(tool).arg("--version").output().is_err() {

@@ -6,26 +6,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::Fixture;
 use serde_json::Value;
-
-fn ready() -> bool {
-    let cache = std::env::var_os("MMTOOL_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(&std::env::var("HOME").unwrap()).join(".cache/mmtool"));
-    for m in [
-        "models/minilm/model.safetensors",
-        "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-    ] {
-        if !cache.join(m).is_file() {
-            eprintln!("SKIPPED: {m} missing; run scripts/fetch-weights.sh");
-            return false;
-        }
-    }
-    true
-}
 
 fn ranked(fx: &Fixture, args: &[&str]) -> Vec<String> {
     let out = fx
@@ -51,7 +33,10 @@ fn ranked(fx: &Fixture, args: &[&str]) -> Vec<String> {
 
 #[test]
 fn fusion_prior_is_the_chosen_retrieval_ranking() {
-    if !ready() {
+    if !common::weights_present(&[
+        "models/minilm/model.safetensors",
+        "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    ]) {
         return;
     }
     let fx = Fixture::new();

@@ -514,19 +514,15 @@ pub fn split_items(
     let dev_n = cfg.dev_size.min(items.len() / 5);
     let train = items.split_off(dev_n);
     let dev = items;
-    let train = if cfg.max_per_tool > 0 || cfg.skip_per_tool > 0 {
-        let mut count: HashMap<String, usize> = HashMap::new();
-        train
-            .into_iter()
-            .filter(|i| {
-                let c = count.entry(i.answers[0].clone()).or_default();
-                *c += 1;
-                *c > cfg.skip_per_tool && (cfg.max_per_tool == 0 || *c <= cfg.max_per_tool)
-            })
-            .collect()
-    } else {
-        train
-    };
+    let mut count: HashMap<String, usize> = HashMap::new();
+    let train = train
+        .into_iter()
+        .filter(|i| {
+            let c = count.entry(i.answers[0].clone()).or_default();
+            *c += 1;
+            *c > cfg.skip_per_tool && (cfg.max_per_tool == 0 || *c <= cfg.max_per_tool)
+        })
+        .collect();
     (train, dev, dropped)
 }
 

@@ -186,3 +186,18 @@ pub fn fails(cmd: &mut Command, code: i32, needles: &[&str]) -> String {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// Whether every weights file (relative to the model cache, `$MMTOOL_CACHE` or
+/// `~/.cache/mmtool`) is there; names the first missing one as SKIPPED.
+pub fn weights_present(files: &[&str]) -> bool {
+    let cache = std::env::var_os("MMTOOL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var("HOME").unwrap()).join(".cache/mmtool"));
+    for m in files {
+        if !cache.join(m).is_file() {
+            eprintln!("SKIPPED: {m} missing; run scripts/fetch-weights.sh");
+            return false;
+        }
+    }
+    true
+}
