@@ -17,10 +17,11 @@ use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
 use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
 use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
-    lexical_scores, rank_with, recall_scored, shortlist_by, Scoring,
+    lexical_scores, rank_with, recall_scored, shortlist_by, QueryEncoder, Scoring,
 };
 use mmtool_retrieval::search::top_n;
 use mmtool_retrieval::store::EmbeddingStore;
+use mmtool_retrieval::tuned::{self, tuned_path, Base, TextPairs, TuneConfig};
 use mmtool_retrieval::{CardIndex, RetrievalConfig, RetrievalRecommender};
 use rand::{Rng, SeedableRng};
 
@@ -84,9 +85,35 @@ pub struct TrainArgs {
     /// (1 = card text only, which is what unseen tools have).
     #[arg(long, default_value_t = 1.0)]
     pub target_card_weight: f32,
+    /// Fine-tune the encoder's top N layers with LoRA instead of training
+    /// the linear adapter (0 = the linear adapter). Only `retrieval train`.
+    #[arg(long, default_value_t = 0)]
+    pub tune_layers: usize,
+    /// LoRA rank for --tune-layers.
+    #[arg(long, default_value_t = TuneConfig::default().rank)]
+    pub tune_rank: usize,
+    /// Epochs for --tune-layers (--epochs is the linear adapter's).
+    #[arg(long, default_value_t = TuneConfig::default().epochs)]
+    pub tune_epochs: usize,
+    /// Learning rate for --tune-layers.
+    #[arg(long, default_value_t = TuneConfig::default().lr)]
+    pub tune_lr: f64,
 }
 
 impl TrainArgs {
+    fn tune_config(&self) -> TuneConfig {
+        TuneConfig {
+            layers: self.tune_layers,
+            rank: self.tune_rank,
+            alpha: self.tune_rank as f64,
+            epochs: self.tune_epochs,
+            lr: self.tune_lr,
+            temperature: self.temperature,
+            seed: self.seed,
+            ..Default::default()
+        }
+    }
+
     fn config(&self) -> TrainConfig {
         TrainConfig {
             epochs: self.epochs,
@@ -329,6 +356,73 @@ fn fine_tune(
     )
 }
 
+/// `retrieval train --tune-layers N`: LoRA on the encoder's top layers.
+#[allow(clippy::too_many_arguments)]
+fn tune_layers(
+    cfg: &RetrievalConfig,
+    catalog: &Catalog,
+    parts: &CardParts,
+    ix: &CardIndex,
+    train_items: &[Item],
+    dev: &[Item],
+    before: &Metrics,
+    knobs: &Knobs,
+    t: &TrainArgs,
+) -> Result<ExitCode> {
+    let pairs = pairs_of(catalog, train_items, t.pairs_per_tool);
+    let texts: Vec<&str> = pairs.iter().map(|(_, i)| i.instruction.as_str()).collect();
+    let targets: Vec<usize> = pairs.iter().map(|(p, _)| *p).collect();
+    let docs = parts.compose(t.target_card_weight);
+    let tc = t.tune_config();
+    eprintln!(
+        "tuning the top {} layers (LoRA rank {}) on {} pairs against {} tools",
+        tc.layers,
+        tc.rank,
+        texts.len(),
+        catalog.len()
+    );
+    let base = Base::read(&cfg.model_dir)?;
+    let start = Instant::now();
+    let (layers, losses) = tuned::train(
+        &base,
+        &TextPairs {
+            texts: &texts,
+            targets: &targets,
+            docs: &docs,
+        },
+        &tc,
+        true,
+    )?;
+    let secs = start.elapsed().as_secs_f64();
+    let enc = base.encoder(&layers)?;
+    let dev_texts: Vec<&str> = dev.iter().map(|i| i.instruction.as_str()).collect();
+    let qs = enc.embed_with_progress(&dev_texts, "dev queries (tuned)")?;
+    let ks = [1, 10, 50];
+    let after = metrics(ix, &qs, dev, knobs.mismatch_penalty, &ks);
+    println!("epoch losses: {losses:?} ({secs:.1} s)");
+    println!("dev before: {}", before.line());
+    println!("dev after:  {}", after.line());
+    let path = tuned_path(&cfg.cache_dir);
+    if after.at(10).unwrap_or(0.) <= before.at(10).unwrap_or(0.) {
+        println!("dev R@10 did not improve: tuned layers not saved");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let info = HashMap::from([
+        ("epochs".to_string(), tc.epochs.to_string()),
+        ("lr".to_string(), tc.lr.to_string()),
+        ("pairs_per_tool".to_string(), t.pairs_per_tool.to_string()),
+        (
+            "target_card_weight".to_string(),
+            t.target_card_weight.to_string(),
+        ),
+        ("dev_before".to_string(), before.line()),
+        ("dev_after".to_string(), after.line()),
+    ]);
+    layers.save(&path, &info)?;
+    println!("saved {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
     match cmd {
         RetrievalCommand::Index { knobs } => {
@@ -366,9 +460,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let mut store =
                 EmbeddingStore::open(&store_path(&cfg.cache_dir), MODEL_ID, r.model().dim());
             let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
-            let raw = store.get_or_embed(r.model(), &texts, "queries")?;
-            store.save()?;
-            let qs = r.adapt(raw)?;
+            let qs = r.embed_queries_with(&texts, Some(&mut store))?;
             // The backend's own ranking (hybrid score, `unknown` threshold).
             let full: Vec<Vec<String>> = qs
                 .chunks_exact(r.index().dim)
@@ -382,11 +474,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 .collect();
             let gold: Vec<&[String]> = items.iter().map(|i| i.answers.as_slice()).collect();
             let m = Metrics::compute(&full, &gold, &ks);
-            let which = if r.has_adapter() {
-                "fine-tuned"
-            } else {
-                "base"
-            };
+            let which = r.query_encoder().kind();
             println!("{} [{which}] {}", data.display(), m.line());
             let recall: Vec<(usize, f64)> = ks
                 .iter()
@@ -464,6 +552,19 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             let qs = prep.embed_items(&dev, "dev queries")?;
             let ks = [1, 10, 50];
             let before = metrics(&ix, &qs, &dev, knobs.mismatch_penalty, &ks);
+            if train.tune_layers > 0 {
+                return tune_layers(
+                    &cfg,
+                    &catalog,
+                    &parts,
+                    &ix,
+                    &train_items,
+                    &dev,
+                    &before,
+                    &knobs,
+                    &train,
+                );
+            }
             let t = Instant::now();
             let (adapter, losses) = fine_tune(
                 &mut prep,
@@ -575,7 +676,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                     catalog.clone(),
                     prep.model,
                     ix,
-                    Some(adapter),
+                    QueryEncoder::Linear(adapter),
                     // The ranking measured above (dense), so both rows compare.
                     Scoring::dense(knobs.mismatch_penalty),
                 ));

@@ -91,6 +91,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    mmtool_data::runtime::keep_freed_memory();
     mmtool_data::fix_thread_count();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -13,3 +13,11 @@ fn sets_a_positive_count_and_keeps_a_user_choice() {
     std::env::set_var(THREADS_ENV, "0");
     assert!(fix_thread_count() >= 1, "0 is not a choice");
 }
+
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn glibc_takes_the_allocator_settings() {
+    // mallopt refuses values it cannot use (e.g. an mmap threshold over
+    // 32 MiB), which would silently leave the slow default in place.
+    assert!(mmtool_data::runtime::keep_freed_memory());
+}

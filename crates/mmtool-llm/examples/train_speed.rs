@@ -16,6 +16,7 @@ use mmtool_llm::train::{batch_loss, cache_lower, encode_items, epoch_batches, Ad
 use mmtool_llm::PromptEncoder;
 
 fn main() -> Result<()> {
+    mmtool_data::runtime::keep_freed_memory();
     mmtool_data::fix_thread_count();
     let args: Vec<String> = std::env::args().collect();
     let data = std::path::PathBuf::from(

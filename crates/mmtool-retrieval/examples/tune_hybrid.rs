@@ -7,7 +7,10 @@
 //! The index and BM25 are built from the rest. With `--test FILE` the grid
 //! is printed for that file instead: for measuring a chosen setting only.
 //!
-//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--test FILE]
+//! The queries go through the shipped tuned encoder layers when the
+//! repository has them (`--linear` uses the shipped linear adapter instead).
+//!
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--linear] [--test FILE]
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,8 +23,11 @@ use mmtool_retrieval::adapter::Adapter;
 use mmtool_retrieval::eval::dev_split;
 use mmtool_retrieval::index::{default_cache_dir, store_path, CardParts};
 use mmtool_retrieval::minilm::{default_model_dir, MiniLm, MODEL_ID};
-use mmtool_retrieval::recommender::{lexical_scores, recall_scored, Scoring, SHIPPED_ADAPTER};
+use mmtool_retrieval::recommender::{
+    lexical_scores, recall_scored, Scoring, SHIPPED_ADAPTER, SHIPPED_TUNED,
+};
 use mmtool_retrieval::store::EmbeddingStore;
+use mmtool_retrieval::tuned::TunedLayers;
 use mmtool_retrieval::CardIndex;
 
 fn arg(name: &str) -> Option<String> {
@@ -59,11 +65,19 @@ fn main() -> Result<()> {
     let parts = CardParts::build(&model, &mut store, &catalog, &train, max_per_tool)?;
     let index = CardIndex::from_parts(&catalog, &parts, card_weight);
     let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
-    let raw = store.get_or_embed(&model, &texts, "queries")?;
-    store.save()?;
-    let adapter = Adapter::load(&PathBuf::from(SHIPPED_ADAPTER), model.dim())
-        .context("run from the repository root")?;
-    let qs = adapter.apply(&raw)?;
+    let tuned = PathBuf::from(SHIPPED_TUNED);
+    let qs = if tuned.exists() && std::env::args().all(|a| a != "--linear") {
+        println!("queries: tuned layers {}", tuned.display());
+        let enc = MiniLm::load_tuned(&default_model_dir(), Some(&TunedLayers::load(&tuned)?))?;
+        enc.embed_with_progress(&texts, "queries")?
+    } else {
+        println!("queries: linear adapter {SHIPPED_ADAPTER}");
+        let raw = store.get_or_embed(&model, &texts, "queries")?;
+        store.save()?;
+        let adapter = Adapter::load(&PathBuf::from(SHIPPED_ADAPTER), model.dim())
+            .context("run from the repository root")?;
+        adapter.apply(&raw)?
+    };
     // BM25 over card text alone (the backend's choice); `--with-instructions`
     // adds the tools' training instructions to their documents.
     let cards_only = std::env::args().all(|a| a != "--with-instructions");

@@ -6,6 +6,7 @@
 //! - [`search`]: exact top-n by dot product.
 //! - [`recommender`]: the `retrieval` backend and the `candidates` shortlist API.
 //! - [`adapter`]: contrastive fine-tuning of the query side.
+//! - [`tuned`]: LoRA fine-tuning of the encoder's top layers (query side).
 //! - [`eval`]: recall@k, the training dev split, held-out tools.
 
 pub mod adapter;
@@ -15,6 +16,7 @@ pub mod minilm;
 pub mod recommender;
 pub mod search;
 pub mod store;
+pub mod tuned;
 
 pub use index::{CardIndex, IndexConfig};
 pub use minilm::MiniLm;

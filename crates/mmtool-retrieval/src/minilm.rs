@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::tuned::{attention_bias, TopLayer, TunedLayers};
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -32,6 +33,9 @@ pub fn default_model_dir() -> PathBuf {
 /// The sentence encoder.
 pub struct MiniLm {
     model: BertModel,
+    /// Fine-tuned replacements for the checkpoint's top layers (empty for the
+    /// plain model); `model` then holds only the layers below them.
+    top: Vec<TopLayer>,
     tokenizer: Tokenizer,
     device: Device,
     dim: usize,
@@ -40,12 +44,59 @@ pub struct MiniLm {
 impl MiniLm {
     /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_tuned(dir, None)
+    }
+
+    /// Loads the model with its top layers replaced by fine-tuned ones
+    /// (LoRA merged in); `None` is the plain checkpoint.
+    pub fn load_tuned(dir: &Path, tuned: Option<&TunedLayers>) -> Result<Self> {
         if !dir.join(".complete").exists() && !dir.join("model.safetensors").exists() {
             anyhow::bail!(
                 "{}: MiniLM weights are missing; run `scripts/fetch-weights.sh minilm`",
                 dir.display()
             );
         }
+        let (vb, config, tokenizer) = Self::read_dir(dir)?;
+        let weights = dir.join("model.safetensors");
+        match tuned {
+            None => Self::new(vb, &config, tokenizer),
+            Some(t) => Self::with_top(vb, &config, tokenizer, t),
+        }
+        .with_context(|| format!("{}: bad weights", weights.display()))
+    }
+
+    /// The model without its top `tuned.layers()` layers, followed by the
+    /// tuned ones.
+    pub fn with_top(
+        vb: VarBuilder,
+        config: &Config,
+        tokenizer: Tokenizer,
+        tuned: &TunedLayers,
+    ) -> Result<Self> {
+        let first = tuned.first_layer(config.num_hidden_layers)?;
+        let mut m = Self::lower(vb.clone(), config, tokenizer, first)?;
+        m.top = (first..config.num_hidden_layers)
+            .map(|i| TopLayer::load(&vb, config, i, Some(tuned)))
+            .collect::<Result<_>>()?;
+        Ok(m)
+    }
+
+    /// Only the checkpoint's first `layers` layers: its output is the hidden
+    /// state that fine-tuned top layers read (cached once for training).
+    pub fn lower(
+        vb: VarBuilder,
+        config: &Config,
+        tokenizer: Tokenizer,
+        layers: usize,
+    ) -> Result<Self> {
+        let mut cfg = config.clone();
+        cfg.num_hidden_layers = layers;
+        Self::new(vb, &cfg, tokenizer)
+    }
+
+    /// Config, tokenizer and weights of a model directory, for building
+    /// partial models (fine-tuning).
+    pub fn read_dir(dir: &Path) -> Result<(VarBuilder<'static>, Config, Tokenizer)> {
         let cfg_path = dir.join("config.json");
         let cfg_text = std::fs::read_to_string(&cfg_path)
             .with_context(|| format!("{}: cannot read", cfg_path.display()))?;
@@ -55,12 +106,11 @@ impl MiniLm {
         let tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| anyhow::anyhow!("{}: cannot load tokenizer: {e}", tok_path.display()))?;
         let weights = dir.join("model.safetensors");
-        let device = Device::Cpu;
         // SAFETY: the file is only read, and the cache is not rewritten while it is mapped.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
-            .with_context(|| format!("{}: cannot map weights", weights.display()))?;
-        Self::new(vb, &config, tokenizer)
-            .with_context(|| format!("{}: bad weights", weights.display()))
+        let vb =
+            unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
+                .with_context(|| format!("{}: cannot map weights", weights.display()))?;
+        Ok((vb, config, tokenizer))
     }
 
     /// Builds the encoder from any weights (tests use tiny random ones).
@@ -86,6 +136,7 @@ impl MiniLm {
             .map_err(|e| anyhow::anyhow!("cannot set truncation: {e}"))?;
         Ok(MiniLm {
             model,
+            top: Vec::new(),
             tokenizer,
             device,
             dim: config.hidden_size,
@@ -96,8 +147,8 @@ impl MiniLm {
         self.dim
     }
 
-    /// Embeds one batch: `[texts.len(), dim]`, rows L2-normalised.
-    fn embed_batch(&self, texts: &[&str]) -> Result<Tensor> {
+    /// Token ids and attention mask of one batch, padded to its longest.
+    fn encode(&self, texts: &[&str]) -> Result<(Tensor, Tensor)> {
         let enc = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -112,13 +163,29 @@ impl MiniLm {
         }
         let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+        Ok((ids, mask))
+    }
+
+    /// Hidden states of the last layer `[n, len, dim]` and the mask `[n, len]`
+    /// (f32) of one batch padded to its longest text.
+    pub fn hidden(&self, texts: &[&str]) -> Result<(Tensor, Tensor)> {
+        let (ids, mask) = self.encode(texts)?;
         let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-        let maskf = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&maskf)?.sum(1)?;
-        let counts = maskf.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        Ok(normalize_rows(&mean)?)
+        let mut hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let maskf = mask.to_dtype(DType::F32)?;
+        if !self.top.is_empty() {
+            let add = attention_bias(&maskf)?;
+            for layer in &self.top {
+                hidden = layer.forward(&hidden, &add)?;
+            }
+        }
+        Ok((hidden, maskf))
+    }
+
+    /// Embeds one batch: `[texts.len(), dim]`, rows L2-normalised.
+    fn embed_batch(&self, texts: &[&str]) -> Result<Tensor> {
+        let (hidden, mask) = self.hidden(texts)?;
+        Ok(mean_pool(&hidden, &mask)?)
     }
 
     /// Embeds texts as a row-major `texts.len() x dim` matrix of unit rows.
@@ -160,6 +227,14 @@ impl MiniLm {
     }
 }
 
+/// Mean over the real tokens, L2-normalised: `[n, len, dim]` -> `[n, dim]`.
+pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let maskf = mask.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&maskf)?.sum(1)?;
+    let counts = maskf.sum(1)?.clamp(1e-9f32, f32::MAX)?;
+    normalize_rows(&summed.broadcast_div(&counts)?)
+}
+
 /// Divides each row of a 2-D tensor by its L2 norm.
 pub fn normalize_rows(x: &Tensor) -> candle_core::Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
@@ -185,6 +260,14 @@ pub(crate) mod tests {
 
     /// A 2-layer, 32-wide random BERT with a 20-word vocabulary.
     pub(crate) fn tiny() -> MiniLm {
+        let (vm, cfg, tok) = tiny_parts();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        MiniLm::new(vb, &cfg, tok).unwrap()
+    }
+
+    /// The tiny model's random weights (created on first use), config and
+    /// tokenizer.
+    pub(crate) fn tiny_parts() -> (VarMap, Config, Tokenizer) {
         let words = [
             "[PAD]",
             "[UNK]",
@@ -232,7 +315,9 @@ pub(crate) mod tests {
         .unwrap();
         let vm = VarMap::new();
         let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
-        MiniLm::new(vb, &cfg, tok).unwrap()
+        // Creates every weight now, with the layers' own initialisers.
+        MiniLm::new(vb, &cfg, tok.clone()).unwrap();
+        (vm, cfg, tok)
     }
 
     fn row(m: &[f32], dim: usize, i: usize) -> &[f32] {

@@ -17,6 +17,8 @@ use crate::adapter::Adapter;
 use crate::index::{default_cache_dir, CardIndex, IndexConfig};
 use crate::minilm::{default_model_dir, MiniLm};
 use crate::search::top_n;
+use crate::store::EmbeddingStore;
+use crate::tuned::TunedLayers;
 
 /// Knobs of the retrieval backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,10 @@ pub struct RetrievalConfig {
     /// The adapter that ships with the repository (`adapters/retrieval/`),
     /// so that a fresh machine ranks as the measured figures say.
     pub shipped_adapter: Option<PathBuf>,
+    /// Shipped fine-tuned top layers of the query encoder
+    /// (`adapters/retrieval/tuned-minilm.safetensors`); preferred to the
+    /// shipped linear adapter.
+    pub shipped_tuned: Option<PathBuf>,
     /// Where prebuilt card indexes ship (`adapters/retrieval/`), copied into
     /// the cache when they fit the catalog, training data and config.
     pub shipped_index_dir: Option<PathBuf>,
@@ -40,14 +46,73 @@ pub struct RetrievalConfig {
 /// Where the repository keeps its fine-tuned query adapter.
 pub const SHIPPED_ADAPTER: &str = "adapters/retrieval/adapter-minilm.safetensors";
 
+/// Where the repository keeps its fine-tuned query-encoder layers.
+pub const SHIPPED_TUNED: &str = "adapters/retrieval/tuned-minilm.safetensors";
+
 /// The shipped adapter: under the working directory, else under this
 /// source tree (a `cargo run` from elsewhere).
 pub fn shipped_adapter() -> Option<PathBuf> {
-    let here = PathBuf::from(SHIPPED_ADAPTER);
+    shipped(SHIPPED_ADAPTER)
+}
+
+/// The shipped tuned layers, found like [`shipped_adapter`].
+pub fn shipped_tuned() -> Option<PathBuf> {
+    shipped(SHIPPED_TUNED)
+}
+
+fn shipped(rel: &str) -> Option<PathBuf> {
+    let here = PathBuf::from(rel);
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
-        .join(SHIPPED_ADAPTER);
+        .join(rel);
     [here, repo].into_iter().find(|p| p.exists())
+}
+
+/// How request texts become query vectors.
+pub enum QueryEncoder {
+    /// The plain model, the same one that embeds the cards.
+    Plain,
+    /// The plain model followed by a linear adapter.
+    Linear(Adapter),
+    /// A model whose top layers were fine-tuned for queries.
+    Tuned(Box<MiniLm>),
+}
+
+impl QueryEncoder {
+    /// What a fine-tuned query side the cache or the repository holds, in
+    /// this order: the user's tuned layers, the user's linear adapter, the
+    /// shipped tuned layers, the shipped linear adapter.
+    pub fn find(cfg: &RetrievalConfig, dim: usize) -> Result<Self> {
+        if !cfg.use_adapter {
+            return Ok(QueryEncoder::Plain);
+        }
+        let tuned = |t: TunedLayers| -> Result<Self> {
+            let m = MiniLm::load_tuned(&cfg.model_dir, Some(&t))?;
+            Ok(QueryEncoder::Tuned(Box::new(m)))
+        };
+        if let Some(t) = TunedLayers::load_cached(&cfg.cache_dir)? {
+            return tuned(t);
+        }
+        if let Some(a) = Adapter::load_cached(&cfg.cache_dir, dim)? {
+            return Ok(QueryEncoder::Linear(a));
+        }
+        if let Some(p) = &cfg.shipped_tuned {
+            return tuned(TunedLayers::load(p)?);
+        }
+        if let Some(p) = &cfg.shipped_adapter {
+            return Ok(QueryEncoder::Linear(Adapter::load(p, dim)?));
+        }
+        Ok(QueryEncoder::Plain)
+    }
+
+    /// A short name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueryEncoder::Plain => "base",
+            QueryEncoder::Linear(_) => "linear adapter",
+            QueryEncoder::Tuned(_) => "tuned layers",
+        }
+    }
 }
 
 /// How a tool's score is made (all three knobs tuned on the training dev
@@ -99,6 +164,7 @@ impl Default for RetrievalConfig {
             cache_dir: default_cache_dir(),
             use_adapter: true,
             shipped_adapter: shipped_adapter(),
+            shipped_tuned: shipped_tuned(),
             shipped_index_dir: shipped_adapter().and_then(|p| p.parent().map(PathBuf::from)),
         }
     }
@@ -108,7 +174,7 @@ pub struct RetrievalRecommender {
     catalog: Arc<Catalog>,
     model: MiniLm,
     index: CardIndex,
-    adapter: Option<Adapter>,
+    query: QueryEncoder,
     scoring: Scoring,
     /// Built when `scoring.lexical_weight` is not 0.
     lexical: Option<Bm25Recommender>,
@@ -130,23 +196,8 @@ impl RetrievalRecommender {
         if rebuilt {
             tracing::info!("built the card index for {} tools", index.len());
         }
-        let adapter = match (cfg.use_adapter, &cfg.shipped_adapter) {
-            (false, _) => None,
-            (true, shipped) => match Adapter::load_cached(&cfg.cache_dir, model.dim())? {
-                Some(a) => Some(a),
-                None => match shipped {
-                    Some(p) => Some(Adapter::load(p, model.dim())?),
-                    None => None,
-                },
-            },
-        };
-        Ok(Self::from_parts(
-            catalog,
-            model,
-            index,
-            adapter,
-            cfg.scoring,
-        ))
+        let query = QueryEncoder::find(cfg, model.dim())?;
+        Ok(Self::from_parts(catalog, model, index, query, cfg.scoring))
     }
 
     /// The lexical part is BM25 over the card texts alone: with the tools'
@@ -157,7 +208,7 @@ impl RetrievalRecommender {
         catalog: Arc<Catalog>,
         model: MiniLm,
         index: CardIndex,
-        adapter: Option<Adapter>,
+        query: QueryEncoder,
         scoring: Scoring,
     ) -> Self {
         let lexical = (scoring.lexical_weight != 0.0)
@@ -166,7 +217,7 @@ impl RetrievalRecommender {
             catalog,
             model,
             index,
-            adapter,
+            query,
             scoring,
             lexical,
         }
@@ -184,25 +235,43 @@ impl RetrievalRecommender {
         &self.index
     }
 
-    pub fn has_adapter(&self) -> bool {
-        self.adapter.is_some()
+    /// The query side in use.
+    pub fn query_encoder(&self) -> &QueryEncoder {
+        &self.query
     }
 
-    /// Query vectors (row-major), through the adapter when there is one.
+    /// Query vectors (row-major) through the query side in use.
     pub fn embed_queries(&self, texts: &[&str]) -> Result<Vec<f32>> {
-        let e = if texts.len() > 64 {
-            self.model.embed_with_progress(texts, "queries")?
-        } else {
-            self.model.embed(texts)?
-        };
-        self.adapt(e)
+        self.embed_queries_with(texts, None)
     }
 
-    /// Passes raw MiniLM query vectors through the adapter, if any.
-    pub fn adapt(&self, raw: Vec<f32>) -> Result<Vec<f32>> {
-        match &self.adapter {
-            Some(a) => a.apply(&raw),
-            None => Ok(raw),
+    /// [`RetrievalRecommender::embed_queries`], taking plain-model vectors
+    /// from `store` (and adding new ones to it) where the query side starts
+    /// from them.
+    pub fn embed_queries_with(
+        &self,
+        texts: &[&str],
+        store: Option<&mut EmbeddingStore>,
+    ) -> Result<Vec<f32>> {
+        let embed = |m: &MiniLm| {
+            if texts.len() > 64 {
+                m.embed_with_progress(texts, "queries")
+            } else {
+                m.embed(texts)
+            }
+        };
+        let plain = |store: Option<&mut EmbeddingStore>| match store {
+            Some(s) => {
+                let e = s.get_or_embed(&self.model, texts, "queries")?;
+                s.save()?;
+                Ok(e)
+            }
+            None => embed(&self.model),
+        };
+        match &self.query {
+            QueryEncoder::Plain => plain(store),
+            QueryEncoder::Linear(a) => a.apply(&plain(store)?),
+            QueryEncoder::Tuned(m) => embed(m),
         }
     }
 
@@ -413,7 +482,6 @@ mod tests {
     use crate::index::tests::{catalog, item};
     use crate::index::CardParts;
     use crate::minilm::tests::tiny;
-    use crate::store::EmbeddingStore;
 
     fn scored(ids: &[&str]) -> Vec<Scored> {
         ids.iter()
@@ -454,7 +522,7 @@ mod tests {
         let mut store = EmbeddingStore::open(&dir.path().join("e"), "tiny", m.dim());
         let parts = CardParts::build(&m, &mut store, &cat, &[], 16).unwrap();
         let ix = CardIndex::from_parts(&cat, &parts, 1.0);
-        RetrievalRecommender::from_parts(cat, m, ix, None, scoring)
+        RetrievalRecommender::from_parts(cat, m, ix, QueryEncoder::Plain, scoring)
     }
 
     #[test]
@@ -619,5 +687,56 @@ mod tests {
         q.media_hint = Some("zorblax audio".into());
         let top = r.recommend(&q, 1).unwrap();
         assert_eq!(top.ranked[0].id, "o/asr", "{top:?}");
+    }
+
+    #[test]
+    fn query_side_prefers_the_users_own_then_tuned_layers_then_the_linear_adapter() {
+        let model_dir = default_model_dir();
+        if !model_dir.join(".complete").exists() {
+            eprintln!(
+                "skipping: MiniLM weights not found in {}",
+                model_dir.display()
+            );
+            return;
+        }
+        let (_, config, _) = MiniLm::read_dir(&model_dir).unwrap();
+        let files = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let linear = files.path().join("linear.safetensors");
+        Adapter::identity(384)
+            .unwrap()
+            .save(&linear, &Default::default())
+            .unwrap();
+        let tuned = files.path().join("tuned.safetensors");
+        let layers = TunedLayers::untrained(&config, 1, 2).unwrap();
+        layers.save(&tuned, &Default::default()).unwrap();
+        let mut cfg = RetrievalConfig {
+            cache_dir: cache.path().to_path_buf(),
+            shipped_adapter: None,
+            shipped_tuned: None,
+            ..Default::default()
+        };
+        let kind = |cfg: &RetrievalConfig| QueryEncoder::find(cfg, 384).unwrap().kind();
+        assert_eq!(kind(&cfg), "base");
+        cfg.shipped_adapter = Some(linear.clone());
+        assert_eq!(kind(&cfg), "linear adapter");
+        cfg.shipped_tuned = Some(tuned.clone());
+        assert_eq!(kind(&cfg), "tuned layers");
+        // The user's own linear adapter beats anything shipped ...
+        std::fs::copy(&linear, crate::adapter::adapter_path(cache.path())).unwrap();
+        assert_eq!(kind(&cfg), "linear adapter");
+        // ... and their own tuned layers beat that.
+        std::fs::copy(&tuned, crate::tuned::tuned_path(cache.path())).unwrap();
+        assert_eq!(kind(&cfg), "tuned layers");
+        cfg.use_adapter = false;
+        assert_eq!(kind(&cfg), "base");
+        // A damaged cached file is an error that says what to do, not a silent fallback.
+        cfg.use_adapter = true;
+        std::fs::write(crate::tuned::tuned_path(cache.path()), b"junk").unwrap();
+        let err = format!("{:#}", QueryEncoder::find(&cfg, 384).err().unwrap());
+        assert!(
+            err.contains("tuned-minilm.safetensors") && err.contains("retrain"),
+            "{err}"
+        );
     }
 }

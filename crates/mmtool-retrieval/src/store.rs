@@ -29,8 +29,8 @@ fn u64_bytes(v: &[u64]) -> Vec<u8> {
 }
 
 /// One named tensor to write: dtype, shape and little-endian bytes.
-pub(crate) struct Raw {
-    pub name: &'static str,
+pub(crate) struct Raw<'a> {
+    pub name: &'a str,
     pub dtype: Dtype,
     pub shape: Vec<usize>,
     pub data: Vec<u8>,
@@ -124,6 +124,13 @@ impl Loaded {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         Ok((shape[0], shape[1], v))
+    }
+
+    /// Names of the tensors in the file, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.tensors.keys().cloned().collect();
+        v.sort();
+        v
     }
 
     pub fn u64s(&self, name: &str) -> Result<Vec<u64>> {
