@@ -93,24 +93,28 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TuneConfig::default().rank)]
     pub tune_rank: usize,
     /// Epochs for --tune-layers (--epochs is the linear adapter's).
-    #[arg(long, default_value_t = TuneConfig::default().epochs)]
+    #[arg(long, default_value_t = TuneConfig::default().opt.epochs)]
     pub tune_epochs: usize,
     /// Learning rate for --tune-layers.
-    #[arg(long, default_value_t = TuneConfig::default().lr)]
+    #[arg(long, default_value_t = TuneConfig::default().opt.lr)]
     pub tune_lr: f64,
 }
 
 impl TrainArgs {
     fn tune_config(&self) -> TuneConfig {
+        let d = TuneConfig::default();
         TuneConfig {
             layers: self.tune_layers,
             rank: self.tune_rank,
             alpha: self.tune_rank as f64,
-            epochs: self.tune_epochs,
-            lr: self.tune_lr,
-            temperature: self.temperature,
-            seed: self.seed,
-            ..Default::default()
+            // --batch is the linear adapter's (256); the layers keep their own.
+            opt: TrainConfig {
+                epochs: self.tune_epochs,
+                lr: self.tune_lr,
+                temperature: self.temperature,
+                seed: self.seed,
+                ..d.opt
+            },
         }
     }
 
@@ -356,6 +360,27 @@ fn fine_tune(
     )
 }
 
+/// What a saved query side records about the run that made it.
+fn run_info(
+    epochs: usize,
+    lr: f64,
+    t: &TrainArgs,
+    before: &Metrics,
+    after: &Metrics,
+) -> HashMap<String, String> {
+    HashMap::from([
+        ("epochs".to_string(), epochs.to_string()),
+        ("lr".to_string(), lr.to_string()),
+        ("pairs_per_tool".to_string(), t.pairs_per_tool.to_string()),
+        (
+            "target_card_weight".to_string(),
+            t.target_card_weight.to_string(),
+        ),
+        ("dev_before".to_string(), before.line()),
+        ("dev_after".to_string(), after.line()),
+    ])
+}
+
 /// `retrieval train --tune-layers N`: LoRA on the encoder's top layers.
 #[allow(clippy::too_many_arguments)]
 fn tune_layers(
@@ -407,17 +432,7 @@ fn tune_layers(
         println!("dev R@10 did not improve: tuned layers not saved");
         return Ok(ExitCode::SUCCESS);
     }
-    let info = HashMap::from([
-        ("epochs".to_string(), tc.epochs.to_string()),
-        ("lr".to_string(), tc.lr.to_string()),
-        ("pairs_per_tool".to_string(), t.pairs_per_tool.to_string()),
-        (
-            "target_card_weight".to_string(),
-            t.target_card_weight.to_string(),
-        ),
-        ("dev_before".to_string(), before.line()),
-        ("dev_after".to_string(), after.line()),
-    ]);
+    let info = run_info(tc.opt.epochs, tc.opt.lr, t, before, &after);
     layers.save(&path, &info)?;
     println!("saved {}", path.display());
     Ok(ExitCode::SUCCESS)
@@ -543,6 +558,10 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             train,
         } => {
             let cfg = config(&knobs, false);
+            if train.tune_layers > 0 {
+                let (_, bert, _) = MiniLm::read_dir(&cfg.model_dir)?;
+                train.tune_config().check(&bert)?;
+            }
             let catalog = ctx.catalog()?;
             let (train_items, dev) =
                 dev_split(&ctx.training_items()?, split.dev_share, split.split_seed);
@@ -593,16 +612,7 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let info = HashMap::from([
-                ("epochs".to_string(), train.epochs.to_string()),
-                ("lr".to_string(), train.lr.to_string()),
-                (
-                    "pairs_per_tool".to_string(),
-                    train.pairs_per_tool.to_string(),
-                ),
-                ("dev_before".to_string(), before.line()),
-                ("dev_after".to_string(), after.line()),
-            ]);
+            let info = run_info(train.epochs, train.lr, &train, &before, &after);
             adapter.save(&path, &info)?;
             println!("saved {}", path.display());
         }

@@ -32,8 +32,8 @@ pub const MALLOC_DEFAULTS_ENV: &str = "MMTOOL_MALLOC_DEFAULTS";
 ///
 /// Training allocates and frees tensors of the same few sizes thousands of
 /// times a step. By default glibc maps large blocks fresh and trims freed
-/// memory, so each step pays page faults for the same sizes again: a third
-/// of the time of a LoRA step on the encoder (BENCHMARKS.md). The cost is a
+/// memory, so each step pays page faults for the same sizes again: LoRA
+/// training of the encoder runs 1.45x faster without them (BENCHMARKS.md). The cost is a
 /// process that keeps its peak heap until it exits. Call it first thing in
 /// `main`, before any thread starts. Setting [`MALLOC_DEFAULTS_ENV`] to `1`
 /// keeps glibc's defaults (for measuring the difference).

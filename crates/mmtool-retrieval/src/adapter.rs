@@ -137,6 +137,64 @@ pub struct Pairs<'a> {
     pub docs: &'a [f32],
 }
 
+/// A progress bar with `template`, hidden when `progress` is off.
+pub(crate) fn bar(len: usize, progress: bool, template: &str) -> ProgressBar {
+    let pb = if progress {
+        ProgressBar::new(len as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(ProgressStyle::with_template(template).expect("static template"));
+    pb
+}
+
+/// One optimiser step of InfoNCE: unit queries `q` (`[b, dim]`) against every
+/// tool (`docs_t`, `[dim, tools]`), `y` the right tool of each; returns the loss.
+pub(crate) fn contrastive_step(
+    opt: &mut AdamW,
+    q: &Tensor,
+    docs_t: &Tensor,
+    y: &Tensor,
+    temperature: f64,
+) -> Result<f32> {
+    let logits = (q.matmul(docs_t)? / temperature)?;
+    let loss = candle_nn::loss::cross_entropy(&logits, y)?;
+    opt.backward_step(&loss)?;
+    Ok(loss.to_scalar::<f32>()?)
+}
+
+/// Mean loss of an epoch, shown on the progress bar as steps go.
+pub(crate) struct EpochLoss<'a> {
+    pb: &'a ProgressBar,
+    epoch: usize,
+    sum: f32,
+    count: usize,
+}
+
+impl<'a> EpochLoss<'a> {
+    pub fn new(pb: &'a ProgressBar, epoch: usize) -> Self {
+        EpochLoss {
+            pb,
+            epoch,
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    /// One step's mean loss over `n` pairs.
+    pub fn step(&mut self, loss: f32, n: usize) {
+        self.sum += loss * n as f32;
+        self.count += n;
+        self.pb.inc(1);
+        self.pb
+            .set_message(format!("epoch {}, loss {loss:.3}", self.epoch + 1));
+    }
+
+    pub fn mean(&self) -> f32 {
+        self.sum / self.count.max(1) as f32
+    }
+}
+
 /// Trains an adapter; returns it with the mean loss of each epoch.
 pub fn train(pairs: &Pairs, cfg: &TrainConfig, progress: bool) -> Result<(Adapter, Vec<f32>)> {
     let d = pairs.dim;
@@ -160,21 +218,15 @@ pub fn train(pairs: &Pairs, cfg: &TrainConfig, progress: bool) -> Result<(Adapte
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..n).collect();
     let steps = cfg.epochs * n.div_ceil(cfg.batch);
-    let pb = if progress {
-        ProgressBar::new(steps as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} fine-tune [{elapsed_precise}] {bar:30} {pos}/{len} steps, {msg}",
-        )
-        .expect("static template"),
+    let pb = bar(
+        steps,
+        progress,
+        "{spinner} fine-tune [{elapsed_precise}] {bar:30} {pos}/{len} steps, {msg}",
     );
     let mut losses = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
         order.shuffle(&mut rng);
-        let (mut sum, mut count) = (0f32, 0usize);
+        let mut meter = EpochLoss::new(&pb, epoch);
         for chunk in order.chunks(cfg.batch) {
             let mut xb = Vec::with_capacity(chunk.len() * d);
             let mut yb = Vec::with_capacity(chunk.len());
@@ -185,16 +237,10 @@ pub fn train(pairs: &Pairs, cfg: &TrainConfig, progress: bool) -> Result<(Adapte
             let x = Tensor::from_vec(xb, (chunk.len(), d), &dev)?;
             let y = Tensor::from_vec(yb, chunk.len(), &dev)?;
             let q = Adapter::forward(&x, w.as_tensor())?;
-            let logits = (q.matmul(&docs_t)? / cfg.temperature)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            opt.backward_step(&loss)?;
-            let l = loss.to_scalar::<f32>()?;
-            sum += l * chunk.len() as f32;
-            count += chunk.len();
-            pb.inc(1);
-            pb.set_message(format!("epoch {}, loss {l:.3}", epoch + 1));
+            let l = contrastive_step(&mut opt, &q, &docs_t, &y, cfg.temperature)?;
+            meter.step(l, chunk.len());
         }
-        losses.push(sum / count as f32);
+        losses.push(meter.mean());
     }
     pb.finish_and_clear();
     Ok((

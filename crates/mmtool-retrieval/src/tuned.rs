@@ -17,12 +17,12 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder};
 use candle_transformers::models::bert::Config;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use safetensors::Dtype;
 use tokenizers::Tokenizer;
 
+use crate::adapter::{bar, contrastive_step, EpochLoss, TrainConfig};
 use crate::minilm::{mean_pool, MiniLm, MODEL_DIR_NAME, MODEL_ID};
 use crate::store::{f32_bytes, write_safetensors, Loaded, Raw};
 
@@ -332,19 +332,12 @@ impl TopLayer {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((n * len, h))?;
-        let a = candle_nn::ops::layer_norm_slow(
-            &(self.o.forward(&ctx)? + &x2)?,
-            &self.ln1.0,
-            &self.ln1.1,
-            self.eps,
-        )?;
+        let norm = |x: Tensor, (w, b): &(Tensor, Tensor)| {
+            candle_nn::ops::layer_norm_slow(&x, w, b, self.eps)
+        };
+        let a = norm((self.o.forward(&ctx)? + &x2)?, &self.ln1)?;
         let mid = self.inter.forward(&a)?.gelu_erf()?;
-        let y = candle_nn::ops::layer_norm_slow(
-            &(self.out.forward(&mid)? + &a)?,
-            &self.ln2.0,
-            &self.ln2.1,
-            self.eps,
-        )?;
+        let y = norm((self.out.forward(&mid)? + &a)?, &self.ln2)?;
         y.reshape((n, len, h))
     }
 }
@@ -356,20 +349,32 @@ pub fn attention_bias(mask: &Tensor) -> candle_core::Result<Tensor> {
     ((1.0 - mask)? * -1e9)?.reshape((n, 1, 1, len))
 }
 
-/// Fine-tuning hyper-parameters.
+/// Fine-tuning hyper-parameters: which layers, the LoRA shape, and the
+/// optimisation settings the linear adapter uses too.
 #[derive(Debug, Clone)]
 pub struct TuneConfig {
     /// How many of the top layers get LoRA pairs.
     pub layers: usize,
     pub rank: usize,
     pub alpha: f64,
-    pub epochs: usize,
-    pub batch: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
-    /// Softmax temperature over cosines.
-    pub temperature: f64,
-    pub seed: u64,
+    /// Epochs, batch, peak learning rate (decayed by a cosine), weight decay,
+    /// temperature, seed.
+    pub opt: TrainConfig,
+}
+
+impl TuneConfig {
+    /// Refuses settings the model cannot take, before any work is done.
+    pub fn check(&self, config: &Config) -> Result<()> {
+        let total = config.num_hidden_layers;
+        if self.layers == 0 || self.layers > total || self.rank == 0 {
+            anyhow::bail!(
+                "cannot tune {} of the model's {total} layers at LoRA rank {} (--tune-layers 1..={total}, --tune-rank 1 or more)",
+                self.layers,
+                self.rank
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for TuneConfig {
@@ -378,12 +383,14 @@ impl Default for TuneConfig {
             layers: 2,
             rank: 16,
             alpha: 16.0,
-            epochs: 3,
-            batch: 64,
-            lr: 1e-3,
-            weight_decay: 0.01,
-            temperature: 0.05,
-            seed: 7,
+            opt: TrainConfig {
+                epochs: 2,
+                batch: 64,
+                lr: 1e-3,
+                weight_decay: 0.01,
+                temperature: 0.05,
+                seed: 7,
+            },
         }
     }
 }
@@ -419,16 +426,6 @@ pub struct TextPairs<'a> {
     pub docs: &'a [f32],
 }
 
-fn bar(len: usize, progress: bool, template: &str) -> ProgressBar {
-    let pb = if progress {
-        ProgressBar::new(len as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    pb.set_style(ProgressStyle::with_template(template).expect("static template"));
-    pb
-}
-
 /// Trains LoRA pairs on the top `cfg.layers` layers; returns them with the
 /// mean loss of each epoch.
 pub fn train(
@@ -443,13 +440,7 @@ pub fn train(
     if n == 0 || pairs.texts.len() != n {
         anyhow::bail!("no training pairs (or texts and targets of different lengths)");
     }
-    if cfg.layers == 0 || cfg.layers > total || cfg.rank == 0 {
-        anyhow::bail!(
-            "cannot tune {} of {total} layers at rank {}",
-            cfg.layers,
-            cfg.rank
-        );
-    }
+    cfg.check(&base.config)?;
     let first = total - cfg.layers;
     let dev = Device::Cpu;
     let docs_t = Tensor::from_slice(pairs.docs, (pairs.docs.len() / d, d), &dev)?
@@ -466,8 +457,8 @@ pub fn train(
         progress,
         "{spinner} caching lower layers [{elapsed_precise}] {bar:30} {pos}/{len} eta {eta}",
     );
-    let mut batches = Vec::with_capacity(n.div_ceil(cfg.batch));
-    for chunk in order.chunks(cfg.batch) {
+    let mut batches = Vec::with_capacity(n.div_ceil(cfg.opt.batch));
+    for chunk in order.chunks(cfg.opt.batch) {
         let texts: Vec<&str> = chunk.iter().map(|&i| pairs.texts[i]).collect();
         let (hidden, mask) = lower.hidden(&texts)?;
         let bias = attention_bias(&mask)?;
@@ -479,7 +470,7 @@ pub fn train(
     pb.finish_and_clear();
 
     // LoRA pairs: A small random, B zero, so training starts from the plain model.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.opt.seed);
     let mut vars = Vec::new();
     let mut side = HashMap::new();
     for layer in first..total {
@@ -503,27 +494,29 @@ pub fn train(
     let mut opt = AdamW::new(
         vars,
         ParamsAdamW {
-            lr: cfg.lr,
-            weight_decay: cfg.weight_decay,
+            lr: cfg.opt.lr,
+            weight_decay: cfg.opt.weight_decay,
             ..Default::default()
         },
     )?;
-    let steps = cfg.epochs * batches.len();
+    let steps = cfg.opt.epochs * batches.len();
     let pb = bar(
         steps,
         progress,
         "{spinner} tuning top layers [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta} {msg}",
     );
     let mut batch_order: Vec<usize> = (0..batches.len()).collect();
-    let mut losses = Vec::with_capacity(cfg.epochs);
+    let mut losses = Vec::with_capacity(cfg.opt.epochs);
     let mut step = 0usize;
-    for epoch in 0..cfg.epochs {
+    for epoch in 0..cfg.opt.epochs {
         batch_order.shuffle(&mut rng);
-        let (mut sum, mut count) = (0f32, 0usize);
+        let mut meter = EpochLoss::new(&pb, epoch);
         for &bi in &batch_order {
             // Cosine decay to zero over the whole run.
             let progress = step as f64 / steps as f64;
-            opt.set_learning_rate(cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
+            opt.set_learning_rate(
+                cfg.opt.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+            );
             step += 1;
             let (hidden, mask, bias, y) = &batches[bi];
             let mut x = hidden.clone();
@@ -531,17 +524,10 @@ pub fn train(
                 x = layer.forward(&x, bias)?;
             }
             let q = mean_pool(&x, mask)?;
-            let logits = (q.matmul(&docs_t)? / cfg.temperature)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, y)?;
-            opt.backward_step(&loss)?;
-            let l = loss.to_scalar::<f32>()?;
-            let b = y.dim(0)?;
-            sum += l * b as f32;
-            count += b;
-            pb.inc(1);
-            pb.set_message(format!("epoch {}, loss {l:.3}", epoch + 1));
+            let l = contrastive_step(&mut opt, &q, &docs_t, y, cfg.opt.temperature)?;
+            meter.step(l, y.dim(0)?);
         }
-        losses.push(sum / count as f32);
+        losses.push(meter.mean());
     }
     pb.finish_and_clear();
     // The side tensors share storage with the variables the optimiser updated.
@@ -644,11 +630,12 @@ mod tests {
             layers: 1,
             rank: 4,
             alpha: 4.0,
-            epochs: 150,
-            batch: 4,
-            lr: 0.02,
-            temperature: 0.05,
-            ..Default::default()
+            opt: TrainConfig {
+                epochs: 150,
+                batch: 4,
+                lr: 0.02,
+                ..TuneConfig::default().opt
+            },
         };
         let pairs = TextPairs {
             texts: &TEXTS,
