@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use mmtool_catalog::{Catalog, UNKNOWN_ID};
 use mmtool_data::{Item, Modality};
 use mmtool_recommend::bm25::{Bm25Config, Bm25Recommender};
@@ -18,7 +18,7 @@ use crate::index::{default_cache_dir, CardIndex, IndexConfig};
 use crate::minilm::{default_model_dir, MiniLm};
 use crate::search::top_n;
 use crate::store::EmbeddingStore;
-use crate::tuned::TunedLayers;
+use crate::tuned::{tuned_path, TunedLayers};
 
 /// Knobs of the retrieval backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,18 +86,20 @@ impl QueryEncoder {
         if !cfg.use_adapter {
             return Ok(QueryEncoder::Plain);
         }
-        let tuned = |t: TunedLayers| -> Result<Self> {
-            let m = MiniLm::load_tuned(&cfg.model_dir, Some(&t))?;
+        let tuned = |t: TunedLayers, from: &std::path::Path| -> Result<Self> {
+            let m = MiniLm::load_tuned(&cfg.model_dir, Some(&t)).with_context(|| {
+                format!("{}: tuned layers do not fit the model", from.display())
+            })?;
             Ok(QueryEncoder::Tuned(Box::new(m)))
         };
         if let Some(t) = TunedLayers::load_cached(&cfg.cache_dir)? {
-            return tuned(t);
+            return tuned(t, &tuned_path(&cfg.cache_dir));
         }
         if let Some(a) = Adapter::load_cached(&cfg.cache_dir, dim)? {
             return Ok(QueryEncoder::Linear(a));
         }
         if let Some(p) = &cfg.shipped_tuned {
-            return tuned(TunedLayers::load(p)?);
+            return tuned(TunedLayers::load(p)?, p);
         }
         if let Some(p) = &cfg.shipped_adapter {
             return Ok(QueryEncoder::Linear(Adapter::load(p, dim)?));
@@ -730,6 +732,26 @@ mod tests {
         assert_eq!(kind(&cfg), "tuned layers");
         cfg.use_adapter = false;
         assert_eq!(kind(&cfg), "base");
+        // Layers trained for another shape of model: the error names the file.
+        let mut narrow = config.clone();
+        narrow.hidden_size = 32;
+        narrow.intermediate_size = 64;
+        let wrong = files.path().join("narrow.safetensors");
+        TunedLayers::untrained(&narrow, 1, 2)
+            .unwrap()
+            .save(&wrong, &Default::default())
+            .unwrap();
+        let other = RetrievalConfig {
+            cache_dir: files.path().join("empty-cache"),
+            shipped_tuned: Some(wrong),
+            use_adapter: true,
+            ..cfg.clone()
+        };
+        let err = format!("{:#}", QueryEncoder::find(&other, 384).err().unwrap());
+        assert!(
+            err.contains("narrow.safetensors") && err.contains("do not fit"),
+            "{err}"
+        );
         // A damaged cached file is an error that says what to do, not a silent fallback.
         cfg.use_adapter = true;
         std::fs::write(crate::tuned::tuned_path(cache.path()), b"junk").unwrap();
