@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fails, weights_present, Fixture};
+use common::{fails, succeeds, weights_present, Fixture};
 
 /// A fresh cache (nothing trained, no index) that sees the fetched weights.
 fn fresh_cache() -> tempfile::TempDir {
@@ -19,20 +19,13 @@ fn fresh_cache() -> tempfile::TempDir {
 }
 
 fn eval_line(fx: &Fixture, cache: &Path, extra: &[&str]) -> String {
-    let out = fx
-        .cmd()
-        .env("MMTOOL_CACHE", cache)
-        .args(["retrieval", "eval", "--data"])
-        .arg(fx.path("test.json"))
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    succeeds(
+        fx.cmd()
+            .env("MMTOOL_CACHE", cache)
+            .args(["retrieval", "eval", "--data"])
+            .arg(fx.path("test.json"))
+            .args(extra),
+    )
 }
 
 #[test]

@@ -183,6 +183,17 @@ pub fn fails(cmd: &mut Command, code: i32, needles: &[&str]) -> String {
     stderr
 }
 
+/// Runs `cmd`, expects success, returns stdout (stderr shown on failure).
+pub fn succeeds(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
