@@ -7,6 +7,7 @@
 //! - [`prompt`]: the paper's prompt/target format.
 //! - [`decode`]: trie-constrained beam search and free generation.
 //! - [`checkpoint`]: adapter files (trainable tensors + record).
+//! - [`lower_cache`]: the frozen lower layers' training-time output, kept on disk.
 
 pub mod backend;
 pub mod checkpoint;
@@ -14,6 +15,7 @@ pub mod decode;
 pub mod frozen;
 pub mod llama;
 pub mod load;
+pub mod lower_cache;
 pub mod prompt;
 pub mod train;
 

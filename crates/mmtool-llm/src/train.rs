@@ -25,6 +25,7 @@ use crate::checkpoint::{self, tensors_to_bytes, write_atomic};
 use crate::decode::{beam_search, prefill, Trie};
 use crate::llama::{LoraConfig, Mllm};
 use crate::load::BaseModel;
+use crate::lower_cache;
 use crate::prompt::PromptEncoder;
 
 fn d_files() -> Vec<String> {
@@ -132,6 +133,10 @@ pub struct TrainConfig {
     /// Compute the frozen layers below the first LoRA layer once per example.
     #[serde(default = "d_true")]
     pub cache_lower_layers: bool,
+    /// Keep that cache in `$MMTOOL_CACHE/train-cache` and reuse it in later
+    /// runs over the same backbone, layers and examples (~140 KB per example).
+    #[serde(default = "d_true")]
+    pub keep_lower_cache: bool,
     /// Share of the catalog's tools whose training items are all removed, for
     /// the unseen-tools experiment (0 = none). The tools are the ones
     /// `mmtool retrieval unseen --share S --holdout-seed N` holds out.
@@ -462,6 +467,75 @@ pub fn cache_lower(
     Ok(out)
 }
 
+/// The lower layers' output for the text-only examples: read from
+/// `disk_dir` when an earlier run kept it for the same backbone, layers and
+/// examples, else computed (and then kept there). A cache that cannot be
+/// read or written is reported and worked around, never fatal.
+pub fn lower_layers(
+    model: &Mllm,
+    examples: &[Example],
+    upto: usize,
+    backbone: &Path,
+    disk_dir: Option<&Path>,
+) -> Result<Vec<Option<Tensor>>> {
+    let text_only = examples.iter().filter(|e| e.media.is_none()).count();
+    let hidden = model.config().hidden_size;
+    let disk = match disk_dir.map(|d| (d, lower_cache::backbone_fingerprint(backbone))) {
+        Some((d, Ok(fp))) => {
+            let k = lower_cache::key(&fp, upto, hidden, examples);
+            Some((lower_cache::file_for(d, &k), k))
+        }
+        Some((_, Err(e))) => {
+            eprintln!("warning: {e:#}; the lower-layer cache is not kept on disk");
+            None
+        }
+        None => None,
+    };
+    if let Some((path, k)) = &disk {
+        if path.exists() {
+            let t = Instant::now();
+            match lower_cache::load(path, k, examples, hidden) {
+                Ok(c) => {
+                    eprintln!(
+                        "read layers 0..{upto} for {text_only} text-only examples from {} in {:.0}s",
+                        path.display(),
+                        t.elapsed().as_secs_f64()
+                    );
+                    return Ok(c);
+                }
+                Err(e) => eprintln!("warning: {e:#}; computing the lower layers again"),
+            }
+        }
+    }
+    let pb = bar(text_only as u64, "cache lower layers");
+    let c = cache_lower(model, examples, upto, 16, &pb)?;
+    pb.finish_and_clear();
+    eprintln!(
+        "cached layers 0..{upto} for {text_only} text-only examples in {:.0}s",
+        pb.elapsed().as_secs_f64()
+    );
+    if let Some((path, k)) = disk {
+        let t = Instant::now();
+        match lower_cache::save(&path, &k, &c) {
+            Ok(()) => {
+                let gb = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e9;
+                eprintln!(
+                    "kept them in {} ({gb:.2} GB, {:.0}s) for later runs over the same examples",
+                    path.display(),
+                    t.elapsed().as_secs_f64()
+                );
+                if let Some(dir) = path.parent() {
+                    for old in lower_cache::prune(dir, lower_cache::KEEP) {
+                        eprintln!("removed an older lower-layer cache {}", old.display());
+                    }
+                }
+            }
+            Err(e) => eprintln!("warning: could not keep the lower-layer cache: {e:#}"),
+        }
+    }
+    Ok(c)
+}
+
 /// Accuracy of constrained greedy decoding on `(prompt, gold candidate index)` pairs.
 pub fn dev_accuracy(
     model: &Mllm,
@@ -771,15 +845,14 @@ pub fn run(
         0
     };
     let cached = if from > 0 {
-        let text_only = examples.iter().filter(|e| e.media.is_none()).count();
-        let pb = bar(text_only as u64, "cache lower layers");
-        let c = cache_lower(&model, &examples, from, 16, &pb)?;
-        pb.finish_and_clear();
-        eprintln!(
-            "cached layers 0..{from} for {text_only} text-only examples in {:.0}s",
-            pb.elapsed().as_secs_f64()
-        );
-        Some(c)
+        let disk = cfg.keep_lower_cache.then(lower_cache::default_dir);
+        Some(lower_layers(
+            &model,
+            &examples,
+            from,
+            &cfg.backbone_path(),
+            disk.as_deref(),
+        )?)
     } else {
         None
     };
