@@ -182,7 +182,7 @@ pub fn prune(dir: &Path, keep: usize) -> Vec<PathBuf> {
         })
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut removed = Vec::new();
     for (_, p) in files.into_iter().skip(keep) {
         if std::fs::remove_file(&p).is_ok() {
