@@ -82,12 +82,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 30)]
     pub pairs_per_tool: usize,
     /// Card weight of the tool vectors the queries are trained towards
-    /// (1 = card text only, which is what unseen tools have).
-    #[arg(long, default_value_t = 1.0)]
-    pub target_card_weight: f32,
-    /// Fine-tune the encoder's top N layers with LoRA instead of training
-    /// the linear adapter (0 = the linear adapter). Only `retrieval train`.
-    #[arg(long, default_value_t = 0)]
+    /// (1 = card text only, which is what unseen tools have). Default: 0.3
+    /// for `train` (the shipped query side's), 1 for `unseen`.
+    #[arg(long)]
+    pub target_card_weight: Option<f32>,
+    /// Fine-tune the encoder's top N layers with LoRA (the shipped query
+    /// side's recipe); 0 trains the linear adapter instead. Only `retrieval train`.
+    #[arg(long, default_value_t = SHIPPED_TUNE_LAYERS)]
     pub tune_layers: usize,
     /// LoRA rank for --tune-layers.
     #[arg(long, default_value_t = TuneConfig::default().rank)]
@@ -100,7 +101,19 @@ pub struct TrainArgs {
     pub tune_lr: f64,
 }
 
+/// How many top layers the shipped `adapters/retrieval/tuned-minilm.safetensors`
+/// tunes, so that `retrieval train` with no flags reproduces it (tested).
+pub const SHIPPED_TUNE_LAYERS: usize = 3;
+/// The shipped query side's `--target-card-weight`.
+const TRAIN_CARD_WEIGHT: f32 = 0.3;
+/// `unseen`'s: tools without training data have only their card.
+const UNSEEN_CARD_WEIGHT: f32 = 1.0;
+
 impl TrainArgs {
+    fn card_weight(&self) -> f32 {
+        self.target_card_weight.unwrap_or(UNSEEN_CARD_WEIGHT)
+    }
+
     fn tune_config(&self) -> TuneConfig {
         let d = TuneConfig::default();
         TuneConfig {
@@ -329,7 +342,7 @@ fn fine_tune(
     let queries = prep.embed_items(&qitems, "fine-tuning pairs")?;
     // Held-out tools are left out of the softmax too: the model must not
     // learn anything about them, not even to avoid them.
-    let docs_all = parts.compose(t.target_card_weight);
+    let docs_all = parts.compose(t.card_weight());
     let keep: Vec<usize> = (0..catalog.len())
         .filter(|&i| !exclude.contains(&catalog.cards()[i].id))
         .collect();
@@ -374,7 +387,7 @@ fn run_info(
         ("pairs_per_tool".to_string(), t.pairs_per_tool.to_string()),
         (
             "target_card_weight".to_string(),
-            t.target_card_weight.to_string(),
+            t.card_weight().to_string(),
         ),
         ("dev_before".to_string(), before.line()),
         ("dev_after".to_string(), after.line()),
@@ -397,7 +410,7 @@ fn tune_layers(
     let pairs = pairs_of(catalog, train_items, t.pairs_per_tool);
     let texts: Vec<&str> = pairs.iter().map(|(_, i)| i.instruction.as_str()).collect();
     let targets: Vec<usize> = pairs.iter().map(|(p, _)| *p).collect();
-    let docs = parts.compose(t.target_card_weight);
+    let docs = parts.compose(t.card_weight());
     let tc = t.tune_config();
     eprintln!(
         "tuning the top {} layers (LoRA rank {}) on {} pairs against {} tools",
@@ -434,7 +447,10 @@ fn tune_layers(
     }
     let info = run_info(tc.opt.epochs, tc.opt.lr, t, before, &after);
     layers.save(&path, &info)?;
-    println!("saved {}", path.display());
+    println!(
+        "saved {}; the retrieval backend now uses it instead of the shipped layers (delete it to go back)",
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -555,8 +571,9 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
         RetrievalCommand::Train {
             split,
             knobs,
-            train,
+            mut train,
         } => {
+            train.target_card_weight.get_or_insert(TRAIN_CARD_WEIGHT);
             let cfg = config(&knobs, false);
             if train.tune_layers > 0 {
                 let (_, bert, _) = MiniLm::read_dir(&cfg.model_dir)?;
@@ -614,7 +631,10 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
             }
             let info = run_info(train.epochs, train.lr, &train, &before, &after);
             adapter.save(&path, &info)?;
-            println!("saved {}", path.display());
+            println!(
+                "saved {}; the retrieval backend now uses it instead of the shipped query side, unless tuned layers are cached (delete it to go back)",
+                path.display()
+            );
         }
         RetrievalCommand::Unseen {
             data,
@@ -793,4 +813,31 @@ fn pcts(t: &mut [f64]) -> String {
         p(0.9),
         p(0.99)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `retrieval train` with no flags must make what the repository ships.
+    #[test]
+    fn train_defaults_reproduce_the_shipped_query_side() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(mmtool_retrieval::recommender::SHIPPED_TUNED);
+        let layers = mmtool_retrieval::tuned::TunedLayers::load(&shipped).unwrap();
+        assert_eq!(layers.layers(), SHIPPED_TUNE_LAYERS);
+        let d = TuneConfig::default();
+        assert_eq!(layers.rank(), d.rank);
+        let info = layers.info();
+        assert_eq!(
+            info.get("target_card_weight").map(String::as_str),
+            Some(TRAIN_CARD_WEIGHT.to_string().as_str()),
+            "{info:?}"
+        );
+        assert_eq!(
+            info.get("epochs").map(String::as_str),
+            Some(d.opt.epochs.to_string().as_str())
+        );
+    }
 }

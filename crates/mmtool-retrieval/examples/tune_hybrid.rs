@@ -10,7 +10,9 @@
 //! The queries go through the shipped tuned encoder layers when the
 //! repository has them (`--linear` uses the shipped linear adapter instead).
 //!
-//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--linear] [--test FILE]
+//! `--tuned A,B` averages the query vectors of several tuned-layer files.
+//!
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--linear] [--tuned A,B] [--test FILE]
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -66,7 +68,28 @@ fn main() -> Result<()> {
     let index = CardIndex::from_parts(&catalog, &parts, card_weight);
     let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
     let tuned = PathBuf::from(SHIPPED_TUNED);
-    let qs = if tuned.exists() && std::env::args().all(|a| a != "--linear") {
+    let qs = if let Some(files) = arg("--tuned") {
+        // Several tuned query sides: their unit vectors averaged (an ensemble).
+        let mut sum = vec![0f32; texts.len() * model.dim()];
+        for f in files.split(',') {
+            println!("queries: tuned layers {f}");
+            let enc = MiniLm::load_tuned(
+                &default_model_dir(),
+                Some(&TunedLayers::load(&PathBuf::from(f))?),
+            )?;
+            for (s, v) in sum
+                .iter_mut()
+                .zip(enc.embed_with_progress(&texts, "queries")?)
+            {
+                *s += v;
+            }
+        }
+        for row in sum.chunks_mut(model.dim()) {
+            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            row.iter_mut().for_each(|x| *x /= n);
+        }
+        sum
+    } else if tuned.exists() && std::env::args().all(|a| a != "--linear") {
         println!("queries: tuned layers {}", tuned.display());
         let enc = MiniLm::load_tuned(&default_model_dir(), Some(&TunedLayers::load(&tuned)?))?;
         enc.embed_with_progress(&texts, "queries")?

@@ -49,6 +49,8 @@ pub struct TunedLayers {
     alpha: f64,
     /// `encoder.layer.N.<linear>.lora_a` (`[rank, in]`) and `.lora_b` (`[out, rank]`).
     tensors: HashMap<String, Tensor>,
+    /// The file's metadata: how the run that made it was set up.
+    info: HashMap<String, String>,
 }
 
 /// (in, out) of each of [`LINEARS`].
@@ -83,6 +85,7 @@ impl TunedLayers {
             rank,
             alpha: rank as f64,
             tensors,
+            info: HashMap::new(),
         })
     }
 
@@ -92,6 +95,12 @@ impl TunedLayers {
 
     pub fn rank(&self) -> usize {
         self.rank
+    }
+
+    /// Metadata of a loaded file (the training run's settings and dev
+    /// figures); empty for layers made in this process.
+    pub fn info(&self) -> &HashMap<String, String> {
+        &self.info
     }
 
     /// Index of the first tuned layer in a model of `total` layers.
@@ -173,6 +182,7 @@ impl TunedLayers {
             rank,
             alpha,
             tensors,
+            info: f.metadata.clone(),
         })
     }
 
@@ -537,6 +547,7 @@ pub fn train(
             rank: cfg.rank,
             alpha: cfg.alpha,
             tensors: side,
+            info: HashMap::new(),
         },
         losses,
     ))
@@ -673,6 +684,8 @@ mod tests {
             .unwrap();
         let back = TunedLayers::load(&p).unwrap();
         assert_eq!((back.layers(), back.rank()), (1, 2));
+        assert_eq!(back.info().get("note").map(String::as_str), Some("x"));
+        assert_eq!(back.info().get("layers").map(String::as_str), Some("1"));
         let a = base.encoder(&t).unwrap().embed(&TEXTS).unwrap();
         let b = base.encoder(&back).unwrap().embed(&TEXTS).unwrap();
         assert_eq!(a, b);
