@@ -8,7 +8,8 @@
 //! LoRA settings on the same layers) reads it back instead. Files live in
 //! `$MMTOOL_CACHE/train-cache/`, are named by a key over all three inputs,
 //! and only the most recently used [`KEEP`] are kept: one is ~1.7 GB for
-//! 12K examples.
+//! 12K examples. Temporary files that a killed save left behind are removed
+//! by the next save.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -166,24 +167,38 @@ pub fn load(
     Ok(out)
 }
 
-/// Removes all but the `keep` most recently used cache files in `dir`;
-/// returns what it removed.
+/// A temporary file untouched this long belongs to no running save: a run
+/// killed while writing (Ctrl-C skips destructors) left it behind.
+const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes all but the `keep` most recently used cache files in `dir`, and
+/// temporary files that killed runs left there; returns what it removed.
 pub fn prune(dir: &Path, keep: usize) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("lower-") && n.ends_with(".safetensors"))
-        })
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .collect();
-    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let named = |p: &Path, pre: &str, suf: &str| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(pre) && n.ends_with(suf))
+    };
+    let now = std::time::SystemTime::now();
+    let mut files = Vec::new();
     let mut removed = Vec::new();
+    for p in rd.filter_map(|e| e.ok()).map(|e| e.path()) {
+        let Some(mtime) = std::fs::metadata(&p).ok().and_then(|m| m.modified().ok()) else {
+            continue;
+        };
+        if named(&p, "lower-", ".safetensors") {
+            files.push((mtime, p));
+        } else if named(&p, ".lower-", ".tmp")
+            && now.duration_since(mtime).is_ok_and(|age| age > STALE_TMP)
+            && std::fs::remove_file(&p).is_ok()
+        {
+            removed.push(p);
+        }
+    }
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (_, p) in files.into_iter().skip(keep) {
         if std::fs::remove_file(&p).is_ok() {
             removed.push(p);
@@ -256,7 +271,7 @@ mod tests {
     }
 
     #[test]
-    fn prune_keeps_the_most_recently_used() {
+    fn prune_keeps_the_most_recently_used_and_drops_stale_temporaries() {
         let dir = tempfile::tempdir().unwrap();
         let t0 = std::time::SystemTime::now();
         for i in 0..4u64 {
@@ -267,16 +282,29 @@ mod tests {
                 .unwrap();
         }
         std::fs::write(dir.path().join("other.txt"), b"x").unwrap();
+        // Left by a killed save two hours ago, and one a running save is writing.
+        let stale = dir.path().join(".lower-abc.tmp");
+        std::fs::write(&stale, b"x").unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(t0 - std::time::Duration::from_secs(7200))
+            .unwrap();
+        let live = dir.path().join(".lower-def.tmp");
+        std::fs::write(&live, b"x").unwrap();
         let mut removed = prune(dir.path(), 2);
         removed.sort();
         assert_eq!(
             removed,
             vec![
+                stale,
                 dir.path().join("lower-0.safetensors"),
                 dir.path().join("lower-1.safetensors")
             ]
         );
         assert!(dir.path().join("other.txt").exists());
+        assert!(live.exists());
         assert!(dir.path().join("lower-3.safetensors").exists());
     }
 }
