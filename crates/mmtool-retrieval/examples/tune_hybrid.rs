@@ -24,7 +24,7 @@ use mmtool_recommend::Query;
 use mmtool_retrieval::adapter::Adapter;
 use mmtool_retrieval::eval::dev_split;
 use mmtool_retrieval::index::{default_cache_dir, store_path, CardParts};
-use mmtool_retrieval::minilm::{default_model_dir, MiniLm, MODEL_ID};
+use mmtool_retrieval::minilm::{default_model_dir, normalize, MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
     lexical_scores, recall_scored, Scoring, SHIPPED_ADAPTER, SHIPPED_TUNED,
 };
@@ -84,10 +84,7 @@ fn main() -> Result<()> {
                 *s += v;
             }
         }
-        for row in sum.chunks_mut(model.dim()) {
-            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            row.iter_mut().for_each(|x| *x /= n);
-        }
+        sum.chunks_mut(model.dim()).for_each(normalize);
         sum
     } else if tuned.exists() && std::env::args().all(|a| a != "--linear") {
         println!("queries: tuned layers {}", tuned.display());
