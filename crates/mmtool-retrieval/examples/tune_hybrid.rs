@@ -23,7 +23,7 @@ use mmtool_recommend::bm25::{Bm25Config, Bm25Recommender};
 use mmtool_recommend::Query;
 use mmtool_retrieval::adapter::Adapter;
 use mmtool_retrieval::eval::dev_split;
-use mmtool_retrieval::index::{default_cache_dir, store_path, CardParts};
+use mmtool_retrieval::index::{default_cache_dir, instructions_per_tool, store_path, CardParts};
 use mmtool_retrieval::minilm::{default_model_dir, normalize, MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
     lexical_scores, recall_scored, Scoring, SHIPPED_ADAPTER, SHIPPED_TUNED,
@@ -115,6 +115,19 @@ fn main() -> Result<()> {
         "{} items ({n_unknown} unknown), max_per_tool {max_per_tool}, card_weight {card_weight}",
         items.len()
     );
+    if std::env::args().any(|a| a == "--knn") {
+        return knn_grid(
+            &catalog,
+            &index,
+            &mut store,
+            &model,
+            &train,
+            max_per_tool,
+            &qs,
+            &items,
+            &lex,
+        );
+    }
     println!("lexical unknown   R@1    R@10   R@50");
     for lexical_weight in [0.0f32, 0.05, 0.1, 0.15, 0.2, 0.3] {
         for unknown_score in [None, Some(0.25f32), Some(0.3), Some(0.35), Some(0.4)] {
@@ -127,6 +140,98 @@ fn main() -> Result<()> {
             let u = unknown_score.map_or("card".to_string(), |t| format!("{t:.2}"));
             println!(
                 "{lexical_weight:>7.2} {u:>7} {:>6.2} {:>6.2} {:>6.2}",
+                m.at(1).unwrap_or(0.) * 100.,
+                m.at(10).unwrap_or(0.) * 100.,
+                m.at(50).unwrap_or(0.) * 100.
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Nearest-neighbour scoring next to the centroid: per tool, the mean of the
+/// `top` best cosines between the query and the tool's own training
+/// instructions; the ranking uses `cos + gamma * (knn - cos)` plus BM25 at the
+/// backend's share and `unknown` at its fixed score.
+#[allow(clippy::too_many_arguments)]
+fn knn_grid(
+    catalog: &Catalog,
+    index: &CardIndex,
+    store: &mut EmbeddingStore,
+    model: &MiniLm,
+    train: &[Item],
+    max_per_tool: usize,
+    qs: &[f32],
+    items: &[Item],
+    lex: &[Vec<f32>],
+) -> Result<()> {
+    let dim = model.dim();
+    let per = instructions_per_tool(catalog, train, max_per_tool);
+    let flat: Vec<&str> = per.iter().flatten().copied().collect();
+    let emb = store.get_or_embed(model, &flat, "training instructions")?;
+    let mut owner = Vec::with_capacity(flat.len());
+    for (p, list) in per.iter().enumerate() {
+        owner.extend(std::iter::repeat_n(p, list.len()));
+    }
+    let d = Scoring::default();
+    println!(
+        "{} items; knn over {} training instructions",
+        items.len(),
+        flat.len()
+    );
+    println!("  top  gamma    R@1    R@10   R@50");
+    for top in [1usize, 3] {
+        // Per query: the knn score of every tool (0 when it has no instructions).
+        let knn: Vec<Vec<f32>> = qs
+            .chunks_exact(dim)
+            .map(|q| {
+                let mut best: Vec<Vec<f32>> = vec![Vec::new(); catalog.len()];
+                for (r, &p) in owner.iter().enumerate() {
+                    let c: f32 = emb[r * dim..(r + 1) * dim]
+                        .iter()
+                        .zip(q)
+                        .map(|(a, b)| a * b)
+                        .sum();
+                    best[p].push(c);
+                }
+                best.into_iter()
+                    .map(|mut v| {
+                        if v.is_empty() {
+                            return 0.0;
+                        }
+                        v.sort_by(|a, b| b.total_cmp(a));
+                        let k = top.min(v.len());
+                        v[..k].iter().sum::<f32>() / k as f32
+                    })
+                    .collect()
+            })
+            .collect();
+        for gamma in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
+            let mixed: Vec<Vec<f32>> = qs
+                .chunks_exact(dim)
+                .zip(lex)
+                .zip(&knn)
+                .map(|((q, l), k)| {
+                    (0..catalog.len())
+                        .map(|i| {
+                            let cos: f32 = index.matrix[i * dim..(i + 1) * dim]
+                                .iter()
+                                .zip(q)
+                                .map(|(a, b)| a * b)
+                                .sum();
+                            let knn = if k[i] == 0.0 { cos } else { k[i] };
+                            d.lexical_weight * l[i] + gamma * (knn - cos)
+                        })
+                        .collect()
+                })
+                .collect();
+            let scoring = Scoring {
+                lexical_weight: 1.0,
+                ..d
+            };
+            let m = recall_scored(index, qs, items, &mixed, &scoring, &[1, 10, 50]);
+            println!(
+                "{top:>5} {gamma:>6.2} {:>6.2} {:>6.2} {:>6.2}",
                 m.at(1).unwrap_or(0.) * 100.,
                 m.at(10).unwrap_or(0.) * 100.,
                 m.at(50).unwrap_or(0.) * 100.
