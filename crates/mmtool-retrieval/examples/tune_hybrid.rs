@@ -138,12 +138,7 @@ fn main() -> Result<()> {
             };
             let m = recall_scored(&index, &qs, &items, &lex, &scoring, &[1, 10, 50]);
             let u = unknown_score.map_or("card".to_string(), |t| format!("{t:.2}"));
-            println!(
-                "{lexical_weight:>7.2} {u:>7} {:>6.2} {:>6.2} {:>6.2}",
-                m.at(1).unwrap_or(0.) * 100.,
-                m.at(10).unwrap_or(0.) * 100.,
-                m.at(50).unwrap_or(0.) * 100.
-            );
+            println!("{lexical_weight:>7.2} {u:>7} {}", recalls(&m));
         }
     }
     Ok(())
@@ -230,13 +225,14 @@ fn knn_grid(
                 ..d
             };
             let m = recall_scored(index, qs, items, &mixed, &scoring, &[1, 10, 50]);
-            println!(
-                "{top:>5} {gamma:>6.2} {:>6.2} {:>6.2} {:>6.2}",
-                m.at(1).unwrap_or(0.) * 100.,
-                m.at(10).unwrap_or(0.) * 100.,
-                m.at(50).unwrap_or(0.) * 100.
-            );
+            println!("{top:>5} {gamma:>6.2} {}", recalls(&m));
         }
     }
     Ok(())
+}
+
+/// R@1, R@10 and R@50 in percent, as the grids print them.
+fn recalls(m: &mmtool_retrieval::eval::Metrics) -> String {
+    let r = |k| m.at(k).unwrap_or(0.) * 100.;
+    format!("{:>6.2} {:>6.2} {:>6.2}", r(1), r(10), r(50))
 }
