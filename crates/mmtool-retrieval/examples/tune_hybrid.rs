@@ -11,8 +11,10 @@
 //! repository has them (`--linear` uses the shipped linear adapter instead).
 //!
 //! `--tuned A,B` averages the query vectors of several tuned-layer files.
+//! `--knn` prints a grid that mixes nearest training instructions into the
+//! centroid scores instead (docs/retrieval.md, session 8).
 //!
-//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--linear] [--tuned A,B] [--test FILE]
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--test FILE]
 use std::path::PathBuf;
 use std::sync::Arc;
 
