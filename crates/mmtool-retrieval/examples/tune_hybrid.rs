@@ -30,6 +30,7 @@ use mmtool_retrieval::minilm::{default_model_dir, normalize, MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
     lexical_scores, recall_scored, Scoring, SHIPPED_ADAPTER, SHIPPED_TUNED,
 };
+use mmtool_retrieval::search::dot;
 use mmtool_retrieval::store::EmbeddingStore;
 use mmtool_retrieval::tuned::TunedLayers;
 use mmtool_retrieval::CardIndex;
@@ -176,56 +177,56 @@ fn knn_grid(
         items.len(),
         flat.len()
     );
+    // Per query, once: each tool's cosines to its own instructions (best
+    // first) and to its index row.
+    let near: Vec<Vec<Vec<f32>>> = qs
+        .chunks_exact(dim)
+        .map(|q| {
+            let mut best: Vec<Vec<f32>> = vec![Vec::new(); catalog.len()];
+            for (r, &p) in owner.iter().enumerate() {
+                best[p].push(dot(&emb[r * dim..(r + 1) * dim], q));
+            }
+            best.iter_mut()
+                .for_each(|v| v.sort_by(|a, b| b.total_cmp(a)));
+            best
+        })
+        .collect();
+    let cos: Vec<Vec<f32>> = qs
+        .chunks_exact(dim)
+        .map(|q| {
+            index
+                .matrix
+                .chunks_exact(dim)
+                .map(|row| dot(row, q))
+                .collect()
+        })
+        .collect();
+    let scoring = Scoring {
+        lexical_weight: 1.0,
+        ..d
+    };
     println!("  top  gamma    R@1    R@10   R@50");
     for top in [1usize, 3] {
-        // Per query: the knn score of every tool (0 when it has no instructions).
-        let knn: Vec<Vec<f32>> = qs
-            .chunks_exact(dim)
-            .map(|q| {
-                let mut best: Vec<Vec<f32>> = vec![Vec::new(); catalog.len()];
-                for (r, &p) in owner.iter().enumerate() {
-                    let c: f32 = emb[r * dim..(r + 1) * dim]
-                        .iter()
-                        .zip(q)
-                        .map(|(a, b)| a * b)
-                        .sum();
-                    best[p].push(c);
-                }
-                best.into_iter()
-                    .map(|mut v| {
-                        if v.is_empty() {
-                            return 0.0;
-                        }
-                        v.sort_by(|a, b| b.total_cmp(a));
-                        let k = top.min(v.len());
-                        v[..k].iter().sum::<f32>() / k as f32
-                    })
-                    .collect()
-            })
-            .collect();
         for gamma in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
-            let mixed: Vec<Vec<f32>> = qs
-                .chunks_exact(dim)
+            // A tool with no instructions keeps its centroid score.
+            let mixed: Vec<Vec<f32>> = near
+                .iter()
+                .zip(&cos)
                 .zip(lex)
-                .zip(&knn)
-                .map(|((q, l), k)| {
+                .map(|((n, c), l)| {
                     (0..catalog.len())
                         .map(|i| {
-                            let cos: f32 = index.matrix[i * dim..(i + 1) * dim]
-                                .iter()
-                                .zip(q)
-                                .map(|(a, b)| a * b)
-                                .sum();
-                            let knn = if k[i] == 0.0 { cos } else { k[i] };
-                            d.lexical_weight * l[i] + gamma * (knn - cos)
+                            let k = top.min(n[i].len());
+                            let knn = if k == 0 {
+                                c[i]
+                            } else {
+                                n[i][..k].iter().sum::<f32>() / k as f32
+                            };
+                            d.lexical_weight * l[i] + gamma * (knn - c[i])
                         })
                         .collect()
                 })
                 .collect();
-            let scoring = Scoring {
-                lexical_weight: 1.0,
-                ..d
-            };
             let m = recall_scored(index, qs, items, &mixed, &scoring, &[1, 10, 50]);
             println!("{top:>5} {gamma:>6.2} {}", recalls(&m));
         }
