@@ -17,7 +17,8 @@ use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
 use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
 use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
-    lexical_scores, rank_with, recall_scored, shortlist_by, QueryEncoder, Scoring,
+    language_scores, lexical_scores, rank_with, recall_scored, row_languages, shortlist_by,
+    QueryEncoder, Scoring,
 };
 use mmtool_retrieval::search::top_n;
 use mmtool_retrieval::store::EmbeddingStore;
@@ -45,6 +46,11 @@ pub struct Knobs {
     /// scoring below it. Used by `eval` and the backend.
     #[arg(long, default_value_t = Scoring::default().unknown_score.unwrap_or(0.35))]
     pub unknown_score: f32,
+    /// Weight of the fit between the language of the text a request quotes
+    /// and the languages on each tool's card (the detector's confidence when
+    /// the card lists the language; 0 = not used). Used by `eval` and the backend.
+    #[arg(long, default_value_t = Scoring::default().language_weight)]
+    pub language_weight: f32,
     /// Score `unknown` by its card vector like any tool instead.
     #[arg(long)]
     pub no_unknown_score: bool,
@@ -246,6 +252,7 @@ fn config(knobs: &Knobs, use_adapter: bool) -> RetrievalConfig {
             mismatch_penalty: knobs.mismatch_penalty,
             lexical_weight: knobs.lexical_weight,
             unknown_score: (!knobs.no_unknown_score).then_some(knobs.unknown_score),
+            language_weight: knobs.language_weight,
         },
         use_adapter,
         ..Default::default()
@@ -694,7 +701,13 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|it| lexical_scores(bm.scores(&Query::from_item(it)), catalog.len()))
                 .collect();
-            let hybrid = |qs: &[f32]| recall_scored(&ix, qs, &test, &lexical, &scoring, &ks);
+            let langs = row_languages(&catalog, &ix);
+            let language: Vec<Option<Vec<f32>>> = test
+                .iter()
+                .map(|it| language_scores(&langs, &it.instruction))
+                .collect();
+            let hybrid =
+                |qs: &[f32]| recall_scored(&ix, qs, &test, &lexical, &language, &scoring, &ks);
             println!("base, hybrid scoring:       {}", hybrid(&qs).line());
             println!(
                 "fine-tuned, hybrid scoring: {}",

@@ -6,6 +6,7 @@
 //! model crates.
 
 pub mod bm25;
+pub mod language;
 mod response;
 
 pub use response::{format_response, parse_response};

@@ -11,10 +11,16 @@
 //! repository has them (`--linear` uses the shipped linear adapter instead).
 //!
 //! `--tuned A,B` averages the query vectors of several tuned-layer files.
+//! `--language` prints a grid over the weight of the quoted text's language
+//! (session 9).
 //! `--knn` prints a grid that mixes nearest training instructions into the
 //! centroid scores instead (docs/retrieval.md, session 8).
 //!
-//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--test FILE]
+//! `--quotes mask|language|hint` changes what the query encoder reads of
+//! quoted text, `--penalty P` the modality penalty, `--card-weight W` the
+//! card's share of each tool vector.
+//!
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--card-weight W] [--penalty P] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--language] [--quotes MODE] [--test FILE]
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -28,7 +34,8 @@ use mmtool_retrieval::eval::dev_split;
 use mmtool_retrieval::index::{default_cache_dir, instructions_per_tool, store_path, CardParts};
 use mmtool_retrieval::minilm::{default_model_dir, normalize, MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
-    lexical_scores, recall_scored, Scoring, SHIPPED_ADAPTER, SHIPPED_TUNED,
+    language_scores, lexical_scores, recall_scored, row_languages, Scoring, SHIPPED_ADAPTER,
+    SHIPPED_TUNED,
 };
 use mmtool_retrieval::search::dot;
 use mmtool_retrieval::store::EmbeddingStore;
@@ -46,6 +53,8 @@ fn main() -> Result<()> {
     let data = resolve_data_dir(None)?;
     let max_per_tool: usize = arg("--max-per-tool").map_or(Ok(30), |v| v.parse())?;
     let card_weight: f32 = arg("--card-weight").map_or(Ok(0.3), |v| v.parse())?;
+    let mismatch_penalty: f32 =
+        arg("--penalty").map_or(Ok(Scoring::default().mismatch_penalty), |v| v.parse())?;
     let catalog = Arc::new(Catalog::load(&data.join("catalog.jsonl"))?);
     let mut all = Vec::new();
     for f in ["train_synth.json", "train_audio.json", "train_video.json"] {
@@ -69,7 +78,11 @@ fn main() -> Result<()> {
     let mut store = EmbeddingStore::open(&store_path(&default_cache_dir()), MODEL_ID, model.dim());
     let parts = CardParts::build(&model, &mut store, &catalog, &train, max_per_tool)?;
     let index = CardIndex::from_parts(&catalog, &parts, card_weight);
-    let texts: Vec<&str> = items.iter().map(|i| i.instruction.as_str()).collect();
+    let rewritten: Vec<String> = items
+        .iter()
+        .map(|i| rewrite_quotes(&i.instruction, arg("--quotes").as_deref()))
+        .collect();
+    let texts: Vec<&str> = rewritten.iter().map(String::as_str).collect();
     let tuned = PathBuf::from(SHIPPED_TUNED);
     let qs = if let Some(files) = arg("--tuned") {
         // Several tuned query sides: their unit vectors averaged (an ensemble).
@@ -118,6 +131,10 @@ fn main() -> Result<()> {
         "{} items ({n_unknown} unknown), max_per_tool {max_per_tool}, card_weight {card_weight}",
         items.len()
     );
+    let no_language: Vec<Option<Vec<f32>>> = vec![None; items.len()];
+    if std::env::args().any(|a| a == "--language") {
+        return language_grid(&catalog, &index, &qs, &items, &lex);
+    }
     if std::env::args().any(|a| a == "--knn") {
         return knn_grid(
             &catalog,
@@ -135,13 +152,120 @@ fn main() -> Result<()> {
     for lexical_weight in [0.0f32, 0.05, 0.1, 0.15, 0.2, 0.3] {
         for unknown_score in [None, Some(0.25f32), Some(0.3), Some(0.35), Some(0.4)] {
             let scoring = Scoring {
-                mismatch_penalty: Scoring::default().mismatch_penalty,
+                mismatch_penalty,
                 lexical_weight,
                 unknown_score,
+                language_weight: 0.0,
             };
-            let m = recall_scored(&index, &qs, &items, &lex, &scoring, &[1, 10, 50]);
+            let m = recall_scored(
+                &index,
+                &qs,
+                &items,
+                &lex,
+                &no_language,
+                &scoring,
+                &[1, 10, 50],
+            );
             let u = unknown_score.map_or("card".to_string(), |t| format!("{t:.2}"));
             println!("{lexical_weight:>7.2} {u:>7} {}", recalls(&m));
+        }
+    }
+    Ok(())
+}
+
+/// What the query encoder reads of quoted text (`--quotes`): `mask` puts
+/// `...` in its place, `language` the name of its language (`Finnish text`,
+/// or `...` when it is too short to call), `hint` keeps it and adds the name
+/// in brackets at the end. Without the flag the request is read as written.
+fn rewrite_quotes(text: &str, mode: Option<&str>) -> String {
+    use mmtool_recommend::language::{detect_quoted, quoted_spans};
+    let Some(mode) = mode else {
+        return text.to_string();
+    };
+    let name = detect_quoted(text).and_then(|d| d.name());
+    if mode == "hint" {
+        return match name {
+            Some(n) => format!("{text} ({n} text)"),
+            None => text.to_string(),
+        };
+    }
+    let with = match (mode, &name) {
+        ("language", Some(n)) => format!("{n} text"),
+        ("mask" | "language", _) => "...".to_string(),
+        _ => panic!("--quotes takes mask, language or hint"),
+    };
+    let mut out = String::new();
+    let mut at = 0;
+    for span in quoted_spans(text) {
+        let start = span.as_ptr() as usize - text.as_ptr() as usize;
+        out.push_str(&text[at..start]);
+        out.push_str(&with);
+        at = start + span.len();
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// The language fit of quoted text at several weights, beside the backend's
+/// other settings: scaled by the detector's confidence (as the backend does)
+/// and as a plain +1 / -1.
+fn language_grid(
+    catalog: &Catalog,
+    index: &CardIndex,
+    qs: &[f32],
+    items: &[Item],
+    lex: &[Vec<f32>],
+) -> Result<()> {
+    let langs = row_languages(catalog, index);
+    let scaled: Vec<Option<Vec<f32>>> = items
+        .iter()
+        .map(|i| language_scores(&langs, &i.instruction))
+        .collect();
+    let sign = |x: &f32| {
+        if *x > 0.0 {
+            1.0
+        } else if *x < 0.0 {
+            -1.0
+        } else {
+            0.0
+        }
+    };
+    let plain: Vec<Option<Vec<f32>>> = scaled
+        .iter()
+        .map(|v| v.as_ref().map(|v| v.iter().map(sign).collect()))
+        .collect();
+    // Variants: only when the quote is not English; only the reward.
+    let english = |i: &Item| {
+        mmtool_recommend::language::detect_quoted(&i.instruction).is_some_and(|d| d.code == "en")
+    };
+    let foreign: Vec<Option<Vec<f32>>> = scaled
+        .iter()
+        .zip(items)
+        .map(|(v, i)| v.clone().filter(|_| !english(i)))
+        .collect();
+    let reward: Vec<Option<Vec<f32>>> = scaled
+        .iter()
+        .map(|v| v.as_ref().map(|v| v.iter().map(|x| x.max(0.0)).collect()))
+        .collect();
+    println!(
+        "{} of {} requests quote text whose language is called",
+        scaled.iter().flatten().count(),
+        items.len()
+    );
+    println!("fit     weight   R@1    R@10   R@50");
+    for (name, fit) in [
+        ("scaled", &scaled),
+        ("plain", &plain),
+        ("foreign", &foreign),
+        ("reward", &reward),
+    ] {
+        for language_weight in [0.0f32, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3] {
+            let scoring = Scoring {
+                language_weight,
+                ..Scoring::default()
+            };
+            let m = recall_scored(index, qs, items, lex, fit, &scoring, &[1, 10, 50]);
+            println!("{name:<7} {language_weight:>6.2} {}", recalls(&m));
         }
     }
     Ok(())
@@ -227,7 +351,8 @@ fn knn_grid(
                         .collect()
                 })
                 .collect();
-            let m = recall_scored(index, qs, items, &mixed, &scoring, &[1, 10, 50]);
+            let none = vec![None; items.len()];
+            let m = recall_scored(index, qs, items, &mixed, &none, &scoring, &[1, 10, 50]);
             println!("{top:>5} {gamma:>6.2} {}", recalls(&m));
         }
     }
