@@ -31,6 +31,10 @@ impl Detected {
 pub fn quoted_spans(text: &str) -> Vec<&str> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let letter = |i: Option<&(usize, char)>| i.is_some_and(|(_, c)| c.is_alphanumeric());
+    // Closing marks with no closing place left after some opener: none after
+    // any later opener either, so they are not searched for again (keeps a
+    // request full of stray quotes linear).
+    let mut unclosable: Vec<char> = Vec::new();
     let mut spans = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -49,7 +53,7 @@ pub fn quoted_spans(text: &str) -> Vec<&str> {
         };
         // A straight quote opens only where a word cannot be going on.
         let straight = c == close;
-        if straight && i > 0 && letter(chars.get(i - 1)) {
+        if unclosable.contains(&close) || (straight && i > 0 && letter(chars.get(i - 1))) {
             i += 1;
             continue;
         }
@@ -65,7 +69,10 @@ pub fn quoted_spans(text: &str) -> Vec<&str> {
                 }
                 i = j + 1;
             }
-            None => i += 1,
+            None => {
+                unclosable.push(close);
+                i += 1;
+            }
         }
     }
     spans
@@ -136,6 +143,16 @@ mod tests {
             quoted_spans("「愛は常に我々の心の中で」"),
             ["愛は常に我々の心の中で"]
         );
+        assert_eq!(quoted_spans("'a' then 'b"), ["a"]);
+    }
+
+    #[test]
+    fn a_request_full_of_stray_quotes_is_read_in_linear_time() {
+        // 200,000 openers and no closer: quadratic scanning would take minutes.
+        let text = " 'x".repeat(200_000);
+        let t = std::time::Instant::now();
+        assert!(quoted_spans(&text).is_empty());
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
     }
 
     #[test]
