@@ -81,7 +81,7 @@ fn main() -> Result<()> {
     let rewritten: Vec<String> = items
         .iter()
         .map(|i| rewrite_quotes(&i.instruction, arg("--quotes").as_deref()))
-        .collect();
+        .collect::<Result<_>>()?;
     let texts: Vec<&str> = rewritten.iter().map(String::as_str).collect();
     let tuned = PathBuf::from(SHIPPED_TUNED);
     let qs = if let Some(files) = arg("--tuned") {
@@ -177,22 +177,22 @@ fn main() -> Result<()> {
 /// `...` in its place, `language` the name of its language (`Finnish text`,
 /// or `...` when it is too short to call), `hint` keeps it and adds the name
 /// in brackets at the end. Without the flag the request is read as written.
-fn rewrite_quotes(text: &str, mode: Option<&str>) -> String {
+fn rewrite_quotes(text: &str, mode: Option<&str>) -> Result<String> {
     use mmtool_recommend::language::{detect_quoted, quoted_spans};
     let Some(mode) = mode else {
-        return text.to_string();
+        return Ok(text.to_string());
     };
     let name = detect_quoted(text).and_then(|d| d.name());
     if mode == "hint" {
-        return match name {
+        return Ok(match name {
             Some(n) => format!("{text} ({n} text)"),
             None => text.to_string(),
-        };
+        });
     }
     let with = match (mode, &name) {
         ("language", Some(n)) => format!("{n} text"),
         ("mask" | "language", _) => "...".to_string(),
-        _ => panic!("--quotes takes mask, language or hint"),
+        _ => anyhow::bail!("--quotes takes mask, language or hint, not {mode:?}"),
     };
     let mut out = String::new();
     let mut at = 0;
@@ -203,12 +203,14 @@ fn rewrite_quotes(text: &str, mode: Option<&str>) -> String {
         at = start + span.len();
     }
     out.push_str(&text[at..]);
-    out
+    Ok(out)
 }
 
 /// The language fit of quoted text at several weights, beside the backend's
-/// other settings: scaled by the detector's confidence (as the backend does)
-/// and as a plain +1 / -1.
+/// other settings. `reward` is the backend's fit (the detector's confidence
+/// for tools whose card lists the language); `signed` also subtracts it from
+/// tools whose card lists only other languages; `plain` is `signed` as +1 /
+/// -1; `foreign` is `signed` for non-English quotes only.
 fn language_grid(
     catalog: &Catalog,
     index: &CardIndex,
@@ -216,45 +218,56 @@ fn language_grid(
     items: &[Item],
     lex: &[Vec<f32>],
 ) -> Result<()> {
+    use mmtool_recommend::language::detect_quoted;
     let langs = row_languages(catalog, index);
-    let scaled: Vec<Option<Vec<f32>>> = items
+    let reward: Vec<Option<Vec<f32>>> = items
         .iter()
         .map(|i| language_scores(&langs, &i.instruction))
         .collect();
-    let sign = |x: &f32| {
-        if *x > 0.0 {
-            1.0
-        } else if *x < 0.0 {
-            -1.0
-        } else {
-            0.0
-        }
-    };
-    let plain: Vec<Option<Vec<f32>>> = scaled
+    let detected: Vec<_> = items
         .iter()
-        .map(|v| v.as_ref().map(|v| v.iter().map(sign).collect()))
+        .map(|i| detect_quoted(&i.instruction))
         .collect();
-    // Variants: only when the quote is not English; only the reward.
-    let english = |i: &Item| {
-        mmtool_recommend::language::detect_quoted(&i.instruction).is_some_and(|d| d.code == "en")
-    };
-    let foreign: Vec<Option<Vec<f32>>> = scaled
+    let signed: Vec<Option<Vec<f32>>> = reward
         .iter()
-        .zip(items)
-        .map(|(v, i)| v.clone().filter(|_| !english(i)))
+        .zip(&detected)
+        .map(|(r, d)| {
+            let c = d.as_ref()?.confidence;
+            Some(
+                r.as_ref()?
+                    .iter()
+                    .zip(&langs)
+                    .map(|(&x, l)| if x == 0.0 && !l.is_empty() { -c } else { x })
+                    .collect(),
+            )
+        })
         .collect();
-    let reward: Vec<Option<Vec<f32>>> = scaled
+    let plain: Vec<Option<Vec<f32>>> = signed
         .iter()
-        .map(|v| v.as_ref().map(|v| v.iter().map(|x| x.max(0.0)).collect()))
+        .map(|v| {
+            v.as_ref().map(|v| {
+                v.iter()
+                    .map(|&x| if x == 0.0 { 0.0 } else { x.signum() })
+                    .collect()
+            })
+        })
+        .collect();
+    let foreign: Vec<Option<Vec<f32>>> = signed
+        .iter()
+        .zip(&detected)
+        .map(|(v, d)| {
+            v.clone()
+                .filter(|_| d.as_ref().is_some_and(|d| d.code != "en"))
+        })
         .collect();
     println!(
         "{} of {} requests quote text whose language is called",
-        scaled.iter().flatten().count(),
+        reward.iter().flatten().count(),
         items.len()
     );
     println!("fit     weight   R@1    R@10   R@50");
     for (name, fit) in [
-        ("scaled", &scaled),
+        ("signed", &signed),
         ("plain", &plain),
         ("foreign", &foreign),
         ("reward", &reward),
