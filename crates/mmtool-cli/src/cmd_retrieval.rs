@@ -701,10 +701,15 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|it| lexical_scores(bm.scores(&Query::from_item(it)), catalog.len()))
                 .collect();
+            // Quotes are only read when the scoring weighs their language.
             let langs = row_languages(&catalog, &ix);
             let language: Vec<Option<Vec<f32>>> = test
                 .iter()
-                .map(|it| language_scores(&langs, &it.instruction))
+                .map(|it| {
+                    (scoring.language_weight != 0.0)
+                        .then(|| language_scores(&langs, &it.instruction))
+                        .flatten()
+                })
                 .collect();
             let hybrid =
                 |qs: &[f32]| recall_scored(&ix, qs, &test, &lexical, &language, &scoring, &ks);

@@ -34,7 +34,7 @@ use mmtool_retrieval::eval::dev_split;
 use mmtool_retrieval::index::{default_cache_dir, instructions_per_tool, store_path, CardParts};
 use mmtool_retrieval::minilm::{default_model_dir, normalize, MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
-    language_scores, lexical_scores, recall_scored, row_languages, Scoring, SHIPPED_ADAPTER,
+    language_fits, lexical_scores, recall_scored, row_languages, Scoring, SHIPPED_ADAPTER,
     SHIPPED_TUNED,
 };
 use mmtool_retrieval::search::dot;
@@ -182,16 +182,16 @@ fn rewrite_quotes(text: &str, mode: Option<&str>) -> Result<String> {
     let Some(mode) = mode else {
         return Ok(text.to_string());
     };
-    let name = detect_quoted(text).and_then(|d| d.name());
+    let name = || detect_quoted(text).and_then(|d| d.name());
     if mode == "hint" {
-        return Ok(match name {
+        return Ok(match name() {
             Some(n) => format!("{text} ({n} text)"),
             None => text.to_string(),
         });
     }
-    let with = match (mode, &name) {
-        ("language", Some(n)) => format!("{n} text"),
-        ("mask" | "language", _) => "...".to_string(),
+    let with = match mode {
+        "mask" => "...".to_string(),
+        "language" => name().map_or("...".to_string(), |n| format!("{n} text")),
         _ => anyhow::bail!("--quotes takes mask, language or hint, not {mode:?}"),
     };
     let mut out = String::new();
@@ -220,13 +220,14 @@ fn language_grid(
 ) -> Result<()> {
     use mmtool_recommend::language::detect_quoted;
     let langs = row_languages(catalog, index);
-    let reward: Vec<Option<Vec<f32>>> = items
-        .iter()
-        .map(|i| language_scores(&langs, &i.instruction))
-        .collect();
+    // Each quote is detected once; `reward` is the backend's fit.
     let detected: Vec<_> = items
         .iter()
         .map(|i| detect_quoted(&i.instruction))
+        .collect();
+    let reward: Vec<Option<Vec<f32>>> = detected
+        .iter()
+        .map(|d| Some(language_fits(&langs, d.as_ref()?)))
         .collect();
     let signed: Vec<Option<Vec<f32>>> = reward
         .iter()
@@ -342,6 +343,7 @@ fn knn_grid(
         lexical_weight: 1.0,
         ..d
     };
+    let none = vec![None; items.len()];
     println!("  top  gamma    R@1    R@10   R@50");
     for top in [1usize, 3] {
         for gamma in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
@@ -364,7 +366,6 @@ fn knn_grid(
                         .collect()
                 })
                 .collect();
-            let none = vec![None; items.len()];
             let m = recall_scored(index, qs, items, &mixed, &none, &scoring, &[1, 10, 50]);
             println!("{top:>5} {gamma:>6.2} {}", recalls(&m));
         }

@@ -444,13 +444,19 @@ pub fn row_languages(catalog: &Catalog, index: &CardIndex) -> Vec<Vec<String>> {
 /// Per index row, how the tool's card languages fit the language of the text
 /// `instruction` quotes; `None` when it quotes none that can be called.
 pub fn language_scores(languages: &[Vec<String>], instruction: &str) -> Option<Vec<f32>> {
-    let detected = language::detect_quoted(instruction)?;
-    Some(
-        languages
-            .iter()
-            .map(|l| language::language_fit(l, &detected))
-            .collect(),
-    )
+    Some(language_fits(
+        languages,
+        &language::detect_quoted(instruction)?,
+    ))
+}
+
+/// Per index row, how the tool's card languages fit an already detected
+/// language.
+pub fn language_fits(languages: &[Vec<String>], detected: &language::Detected) -> Vec<f32> {
+    languages
+        .iter()
+        .map(|l| language::language_fit(l, detected))
+        .collect()
 }
 
 /// BM25 matches as a dense vector over `len` catalog positions, divided by
