@@ -13,6 +13,7 @@
 //! `--tuned A,B` averages the query vectors of several tuned-layer files.
 //! `--language` prints a grid over the weight of the quoted text's language
 //! (session 9).
+//! `--hub` prints a grid over a hubness correction (CSLS on the tool side).
 //! `--knn` prints a grid that mixes nearest training instructions into the
 //! centroid scores instead (docs/retrieval.md, session 8).
 //!
@@ -20,7 +21,7 @@
 //! quoted text, `--penalty P` the modality penalty, `--card-weight W` the
 //! card's share of each tool vector.
 //!
-//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--card-weight W] [--penalty P] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--language] [--quotes MODE] [--test FILE]
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--card-weight W] [--penalty P] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--hub] [--language] [--quotes MODE] [--test FILE]
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -134,6 +135,9 @@ fn main() -> Result<()> {
     let no_language: Vec<Option<Vec<f32>>> = vec![None; items.len()];
     if std::env::args().any(|a| a == "--language") {
         return language_grid(&catalog, &index, &qs, &items, &lex);
+    }
+    if std::env::args().any(|a| a == "--hub") {
+        return hub_grid(&index, &model, &train, &qs, &items, &lex);
     }
     if std::env::args().any(|a| a == "--knn") {
         return knn_grid(
@@ -368,6 +372,108 @@ fn knn_grid(
                 .collect();
             let m = recall_scored(index, qs, items, &mixed, &none, &scoring, &[1, 10, 50]);
             println!("{top:>5} {gamma:>6.2} {}", recalls(&m));
+        }
+    }
+    Ok(())
+}
+
+/// Hubness correction (CSLS, Lample et al. 2018, tool side only): a tool row
+/// that lies near many requests meant for other tools wins requests it should
+/// not. Its density `r_t` is the mean of its `k` best cosines with the
+/// training requests (through the shipped query side), either over all of
+/// them (`all`, as in CSLS) or over other tools' requests only (`foreign`),
+/// and the ranking uses `cos - beta * (r_t - mean r)` plus BM25 at the backend's share.
+/// The reference requests are the grid's training part, never the dev items.
+fn hub_grid(
+    index: &CardIndex,
+    model: &MiniLm,
+    train: &[Item],
+    qs: &[f32],
+    items: &[Item],
+    lex: &[Vec<f32>],
+) -> Result<()> {
+    let dim = model.dim();
+    let tuned = PathBuf::from(SHIPPED_TUNED);
+    let enc = MiniLm::load_tuned(&default_model_dir(), Some(&TunedLayers::load(&tuned)?))?;
+    let mut store = EmbeddingStore::open(
+        &default_cache_dir()
+            .join("retrieval")
+            .join("embeddings-tune-hub.safetensors"),
+        &format!("{MODEL_ID}+{}", tuned.display()),
+        dim,
+    );
+    let texts: Vec<&str> = train.iter().map(|i| i.instruction.as_str()).collect();
+    let refs = store.get_or_embed(&enc, &texts, "training requests, tuned")?;
+    store.save()?;
+    let owner: Vec<Vec<usize>> = train
+        .iter()
+        .map(|i| {
+            i.answers
+                .iter()
+                .filter_map(|a| index.ids.iter().position(|id| id == a))
+                .collect()
+        })
+        .collect();
+    println!(
+        "{} items; tool density over {} training requests",
+        items.len(),
+        train.len()
+    );
+    let rows: Vec<&[f32]> = index.matrix.chunks_exact(dim).collect();
+    // Per tool, every cosine with the reference requests, best first, with
+    // a flag for the tool's own requests.
+    let sims: Vec<Vec<(f32, bool)>> = rows
+        .iter()
+        .enumerate()
+        .map(|(t, row)| {
+            let mut v: Vec<(f32, bool)> = refs
+                .chunks_exact(dim)
+                .zip(&owner)
+                .map(|(q, o)| (dot(row, q), o.contains(&t)))
+                .collect();
+            v.sort_by(|a, b| b.0.total_cmp(&a.0));
+            v
+        })
+        .collect();
+    let d = Scoring::default();
+    let scoring = Scoring {
+        lexical_weight: 1.0,
+        ..d
+    };
+    let none = vec![None; items.len()];
+    println!("   ref    k   beta    R@1    R@10   R@50");
+    for foreign in [false, true] {
+        for k in [10usize, 50] {
+            let density: Vec<f32> = sims
+                .iter()
+                .map(|v| {
+                    let top: Vec<f32> = v
+                        .iter()
+                        .filter(|(_, own)| !(foreign && *own))
+                        .take(k)
+                        .map(|(s, _)| *s)
+                        .collect();
+                    top.iter().sum::<f32>() / top.len().max(1) as f32
+                })
+                .collect();
+            // Centred, so that the correction moves tools against each other
+            // and not all of them against `unknown`'s fixed score.
+            let mean = density.iter().sum::<f32>() / density.len() as f32;
+            let density: Vec<f32> = density.iter().map(|r| r - mean).collect();
+            for beta in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0] {
+                let mixed: Vec<Vec<f32>> = lex
+                    .iter()
+                    .map(|l| {
+                        l.iter()
+                            .zip(&density)
+                            .map(|(l, r)| d.lexical_weight * l - beta * r)
+                            .collect()
+                    })
+                    .collect();
+                let m = recall_scored(index, qs, items, &mixed, &none, &scoring, &[1, 10, 50]);
+                let r = if foreign { "foreign" } else { "all" };
+                println!("{r:>7} {k:>4} {beta:>6.2} {}", recalls(&m));
+            }
         }
     }
     Ok(())
