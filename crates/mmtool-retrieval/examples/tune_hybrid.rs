@@ -396,9 +396,7 @@ fn hub_grid(
     let tuned = PathBuf::from(SHIPPED_TUNED);
     let enc = MiniLm::load_tuned(&default_model_dir(), Some(&TunedLayers::load(&tuned)?))?;
     let mut store = EmbeddingStore::open(
-        &default_cache_dir()
-            .join("retrieval")
-            .join("embeddings-tune-hub.safetensors"),
+        &default_cache_dir().join("embeddings-tune-hub.safetensors"),
         &format!("{MODEL_ID}+{}", tuned.display()),
         dim,
     );
