@@ -13,7 +13,8 @@
 //! `--tuned A,B` averages the query vectors of several tuned-layer files.
 //! `--language` prints a grid over the weight of the quoted text's language
 //! (session 9).
-//! `--hub` prints a grid over a hubness correction (CSLS on the tool side).
+//! `--hub` prints a grid over a hubness correction (CSLS on the tool side;
+//! `--uncentred` drops the centring).
 //! `--knn` prints a grid that mixes nearest training instructions into the
 //! centroid scores instead (docs/retrieval.md, session 8).
 //!
@@ -21,7 +22,7 @@
 //! quoted text, `--penalty P` the modality penalty, `--card-weight W` the
 //! card's share of each tool vector.
 //!
-//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--card-weight W] [--penalty P] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--hub] [--language] [--quotes MODE] [--test FILE]
+//! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--card-weight W] [--penalty P] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--hub [--uncentred]] [--language] [--quotes MODE] [--test FILE]
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ use mmtool_retrieval::recommender::{
     SHIPPED_TUNED,
 };
 use mmtool_retrieval::search::dot;
-use mmtool_retrieval::store::EmbeddingStore;
+use mmtool_retrieval::store::{fnv1a, EmbeddingStore};
 use mmtool_retrieval::tuned::TunedLayers;
 use mmtool_retrieval::CardIndex;
 
@@ -51,6 +52,12 @@ fn arg(name: &str) -> Option<String> {
 }
 
 fn main() -> Result<()> {
+    let hub = std::env::args().any(|a| a == "--hub");
+    if hub && (arg("--tuned").is_some() || std::env::args().any(|a| a == "--linear")) {
+        anyhow::bail!(
+            "--hub measures the shipped tuned query side; leave out --tuned and --linear"
+        );
+    }
     let data = resolve_data_dir(None)?;
     let max_per_tool: usize = arg("--max-per-tool").map_or(Ok(30), |v| v.parse())?;
     let card_weight: f32 = arg("--card-weight").map_or(Ok(0.3), |v| v.parse())?;
@@ -136,7 +143,7 @@ fn main() -> Result<()> {
     if std::env::args().any(|a| a == "--language") {
         return language_grid(&catalog, &index, &qs, &items, &lex);
     }
-    if std::env::args().any(|a| a == "--hub") {
+    if hub {
         return hub_grid(&index, &model, &train, &qs, &items, &lex);
     }
     if std::env::args().any(|a| a == "--knn") {
@@ -395,9 +402,11 @@ fn hub_grid(
     let dim = model.dim();
     let tuned = PathBuf::from(SHIPPED_TUNED);
     let enc = MiniLm::load_tuned(&default_model_dir(), Some(&TunedLayers::load(&tuned)?))?;
+    // Keyed by the tuned file's bytes, so a retrained file re-embeds.
+    let bytes = std::fs::read(&tuned).with_context(|| format!("reading {}", tuned.display()))?;
     let mut store = EmbeddingStore::open(
         &default_cache_dir().join("embeddings-tune-hub.safetensors"),
-        &format!("{MODEL_ID}+{}", tuned.display()),
+        &format!("{MODEL_ID}+tuned-{:016x}", fnv1a(&bytes)),
         dim,
     );
     let texts: Vec<&str> = train.iter().map(|i| i.instruction.as_str()).collect();
@@ -439,6 +448,7 @@ fn hub_grid(
         ..d
     };
     let none = vec![None; items.len()];
+    let uncentred = std::env::args().any(|a| a == "--uncentred");
     println!("   ref    k   beta    R@1    R@10   R@50");
     for foreign in [false, true] {
         for k in [10usize, 50] {
@@ -455,8 +465,13 @@ fn hub_grid(
                 })
                 .collect();
             // Centred, so that the correction moves tools against each other
-            // and not all of them against `unknown`'s fixed score.
-            let mean = density.iter().sum::<f32>() / density.len() as f32;
+            // and not all of them against `unknown`'s fixed score
+            // (`--uncentred` shows what happens otherwise).
+            let mean = if uncentred {
+                0.0
+            } else {
+                density.iter().sum::<f32>() / density.len() as f32
+            };
             let density: Vec<f32> = density.iter().map(|r| r - mean).collect();
             for beta in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0] {
                 let mixed: Vec<Vec<f32>> = lex
