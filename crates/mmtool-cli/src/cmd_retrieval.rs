@@ -17,8 +17,7 @@ use mmtool_retrieval::eval::{dev_split, holdout_tools, Metrics};
 use mmtool_retrieval::index::{store_path, CardParts, IndexConfig};
 use mmtool_retrieval::minilm::{MiniLm, MODEL_ID};
 use mmtool_retrieval::recommender::{
-    language_scores, lexical_scores, rank_with, recall_scored, row_languages, shortlist_by,
-    QueryEncoder, Scoring,
+    lexical_scores, rank_with, recall_scored, row_languages, shortlist_by, QueryEncoder, Scoring,
 };
 use mmtool_retrieval::search::top_n;
 use mmtool_retrieval::store::EmbeddingStore;
@@ -701,15 +700,10 @@ pub fn run(ctx: &Context, cmd: RetrievalCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|it| lexical_scores(bm.scores(&Query::from_item(it)), catalog.len()))
                 .collect();
-            // Quotes are only read when the scoring weighs their language.
             let langs = row_languages(&catalog, &ix);
             let language: Vec<Option<Vec<f32>>> = test
                 .iter()
-                .map(|it| {
-                    (scoring.language_weight != 0.0)
-                        .then(|| language_scores(&langs, &it.instruction))
-                        .flatten()
-                })
+                .map(|it| scoring.language_scores(&langs, &it.instruction))
                 .collect();
             let hybrid =
                 |qs: &[f32]| recall_scored(&ix, qs, &test, &lexical, &language, &scoring, &ks);

@@ -23,6 +23,7 @@
 //! card's share of each tool vector.
 //!
 //! cargo run --release -p mmtool-retrieval --example tune_hybrid -- [--max-per-tool N] [--card-weight W] [--penalty P] [--with-instructions] [--linear] [--tuned A,B] [--knn] [--hub [--uncentred]] [--language] [--quotes MODE] [--test FILE]
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -144,7 +145,7 @@ fn main() -> Result<()> {
         return language_grid(&catalog, &index, &qs, &items, &lex);
     }
     if hub {
-        return hub_grid(&index, &model, &train, &qs, &items, &lex);
+        return hub_grid(&index, &model, &train, &qs, &items, &lex, &no_language);
     }
     if std::env::args().any(|a| a == "--knn") {
         return knn_grid(
@@ -157,6 +158,7 @@ fn main() -> Result<()> {
             &qs,
             &items,
             &lex,
+            &no_language,
         );
     }
     println!("lexical unknown   R@1    R@10   R@50");
@@ -311,6 +313,7 @@ fn knn_grid(
     qs: &[f32],
     items: &[Item],
     lex: &[Vec<f32>],
+    none: &[Option<Vec<f32>>],
 ) -> Result<()> {
     let dim = model.dim();
     let per = instructions_per_tool(catalog, train, max_per_tool);
@@ -320,7 +323,6 @@ fn knn_grid(
     for (p, list) in per.iter().enumerate() {
         owner.extend(std::iter::repeat_n(p, list.len()));
     }
-    let d = Scoring::default();
     println!(
         "{} items; knn over {} training instructions",
         items.len(),
@@ -350,34 +352,20 @@ fn knn_grid(
                 .collect()
         })
         .collect();
-    let scoring = Scoring {
-        lexical_weight: 1.0,
-        ..d
-    };
-    let none = vec![None; items.len()];
     println!("  top  gamma    R@1    R@10   R@50");
     for top in [1usize, 3] {
         for gamma in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
             // A tool with no instructions keeps its centroid score.
-            let mixed: Vec<Vec<f32>> = near
-                .iter()
-                .zip(&cos)
-                .zip(lex)
-                .map(|((n, c), l)| {
-                    (0..catalog.len())
-                        .map(|i| {
-                            let k = top.min(n[i].len());
-                            let knn = if k == 0 {
-                                c[i]
-                            } else {
-                                n[i][..k].iter().sum::<f32>() / k as f32
-                            };
-                            d.lexical_weight * l[i] + gamma * (knn - c[i])
-                        })
-                        .collect()
-                })
-                .collect();
-            let m = recall_scored(index, qs, items, &mixed, &none, &scoring, &[1, 10, 50]);
+            let m = recall_with_extra(index, qs, items, lex, none, |q, i| {
+                let (n, c) = (&near[q][i], cos[q][i]);
+                let k = top.min(n.len());
+                let knn = if k == 0 {
+                    c
+                } else {
+                    n[..k].iter().sum::<f32>() / k as f32
+                };
+                gamma * (knn - c)
+            });
             println!("{top:>5} {gamma:>6.2} {}", recalls(&m));
         }
     }
@@ -398,6 +386,7 @@ fn hub_grid(
     qs: &[f32],
     items: &[Item],
     lex: &[Vec<f32>],
+    none: &[Option<Vec<f32>>],
 ) -> Result<()> {
     let dim = model.dim();
     let tuned = PathBuf::from(SHIPPED_TUNED);
@@ -412,12 +401,18 @@ fn hub_grid(
     let texts: Vec<&str> = train.iter().map(|i| i.instruction.as_str()).collect();
     let refs = store.get_or_embed(&enc, &texts, "training requests, tuned")?;
     store.save()?;
+    let row: HashMap<&str, usize> = index
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(r, id)| (id.as_str(), r))
+        .collect();
     let owner: Vec<Vec<usize>> = train
         .iter()
         .map(|i| {
             i.answers
                 .iter()
-                .filter_map(|a| index.ids.iter().position(|id| id == a))
+                .filter_map(|a| row.get(a.as_str()).copied())
                 .collect()
         })
         .collect();
@@ -426,41 +421,42 @@ fn hub_grid(
         items.len(),
         train.len()
     );
-    let rows: Vec<&[f32]> = index.matrix.chunks_exact(dim).collect();
-    // Per tool, every cosine with the reference requests, best first, with
-    // a flag for the tool's own requests.
-    let sims: Vec<Vec<(f32, bool)>> = rows
-        .iter()
-        .enumerate()
-        .map(|(t, row)| {
-            let mut v: Vec<(f32, bool)> = refs
-                .chunks_exact(dim)
-                .zip(&owner)
-                .map(|(q, o)| (dot(row, q), o.contains(&t)))
-                .collect();
-            v.sort_by(|a, b| b.0.total_cmp(&a.0));
-            v
-        })
-        .collect();
-    let d = Scoring::default();
-    let scoring = Scoring {
-        lexical_weight: 1.0,
-        ..d
+    const KS: [usize; 2] = [10, 50];
+    // Per tool, its best cosines with the reference requests, best first:
+    // over all of them, and over other tools' requests only.
+    let best = |mut v: Vec<f32>| {
+        let k = KS[KS.len() - 1];
+        if v.len() > k {
+            v.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+            v.truncate(k);
+        }
+        v.sort_by(|a, b| b.total_cmp(a));
+        v
     };
-    let none = vec![None; items.len()];
+    let (near_all, near_foreign): (Vec<Vec<f32>>, Vec<Vec<f32>>) = index
+        .matrix
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(t, tool)| {
+            let (mut all, mut foreign) = (Vec::new(), Vec::new());
+            for (q, o) in refs.chunks_exact(dim).zip(&owner) {
+                let c = dot(tool, q);
+                all.push(c);
+                if !o.contains(&t) {
+                    foreign.push(c);
+                }
+            }
+            (best(all), best(foreign))
+        })
+        .unzip();
     let uncentred = std::env::args().any(|a| a == "--uncentred");
     println!("   ref    k   beta    R@1    R@10   R@50");
-    for foreign in [false, true] {
-        for k in [10usize, 50] {
-            let density: Vec<f32> = sims
+    for (name, near) in [("all", &near_all), ("foreign", &near_foreign)] {
+        for k in KS {
+            let density: Vec<f32> = near
                 .iter()
                 .map(|v| {
-                    let top: Vec<f32> = v
-                        .iter()
-                        .filter(|(_, own)| !(foreign && *own))
-                        .take(k)
-                        .map(|(s, _)| *s)
-                        .collect();
+                    let top = &v[..k.min(v.len())];
                     top.iter().sum::<f32>() / top.len().max(1) as f32
                 })
                 .collect();
@@ -474,22 +470,40 @@ fn hub_grid(
             };
             let density: Vec<f32> = density.iter().map(|r| r - mean).collect();
             for beta in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0] {
-                let mixed: Vec<Vec<f32>> = lex
-                    .iter()
-                    .map(|l| {
-                        l.iter()
-                            .zip(&density)
-                            .map(|(l, r)| d.lexical_weight * l - beta * r)
-                            .collect()
-                    })
-                    .collect();
-                let m = recall_scored(index, qs, items, &mixed, &none, &scoring, &[1, 10, 50]);
-                let r = if foreign { "foreign" } else { "all" };
-                println!("{r:>7} {k:>4} {beta:>6.2} {}", recalls(&m));
+                let m = recall_with_extra(index, qs, items, lex, none, |_, i| -beta * density[i]);
+                println!("{name:>7} {k:>4} {beta:>6.2} {}", recalls(&m));
             }
         }
     }
     Ok(())
+}
+
+/// R@1, R@10 and R@50 with `extra(query, row)` added to every tool's score
+/// beside BM25 at the backend's share: how the grids try a new signal.
+fn recall_with_extra(
+    index: &CardIndex,
+    qs: &[f32],
+    items: &[Item],
+    lex: &[Vec<f32>],
+    none: &[Option<Vec<f32>>],
+    extra: impl Fn(usize, usize) -> f32,
+) -> mmtool_retrieval::eval::Metrics {
+    let d = Scoring::default();
+    let mixed: Vec<Vec<f32>> = lex
+        .iter()
+        .enumerate()
+        .map(|(q, l)| {
+            l.iter()
+                .enumerate()
+                .map(|(i, l)| d.lexical_weight * l + extra(q, i))
+                .collect()
+        })
+        .collect();
+    let scoring = Scoring {
+        lexical_weight: 1.0,
+        ..d
+    };
+    recall_scored(index, qs, items, &mixed, none, &scoring, &[1, 10, 50])
 }
 
 /// R@1, R@10 and R@50 in percent, as the grids print them.

@@ -161,6 +161,24 @@ impl Default for Scoring {
 }
 
 impl Scoring {
+    /// Per index row (`languages` from [`row_languages`]), how the tool's card
+    /// languages fit the language of the text `instruction` quotes. `None`
+    /// when it quotes none that can be called, or when this scoring does not
+    /// weigh languages (the quote is then not read at all).
+    pub fn language_scores(
+        &self,
+        languages: &[Vec<String>],
+        instruction: &str,
+    ) -> Option<Vec<f32>> {
+        if self.language_weight == 0.0 {
+            return None;
+        }
+        Some(language_fits(
+            languages,
+            &language::detect_quoted(instruction)?,
+        ))
+    }
+
     /// Cosine and modality penalty only (the ranking the adapter is trained
     /// and the index is tuned for).
     pub fn dense(mismatch_penalty: f32) -> Self {
@@ -319,9 +337,7 @@ impl RetrievalRecommender {
             }
             _ => None,
         };
-        let language = (scoring.language_weight != 0.0)
-            .then(|| language_scores(&self.languages, &query.instruction))
-            .flatten();
+        let language = scoring.language_scores(&self.languages, &query.instruction);
         rank_scored(
             &self.index,
             query_vec,
@@ -441,15 +457,6 @@ pub fn row_languages(catalog: &Catalog, index: &CardIndex) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Per index row, how the tool's card languages fit the language of the text
-/// `instruction` quotes; `None` when it quotes none that can be called.
-pub fn language_scores(languages: &[Vec<String>], instruction: &str) -> Option<Vec<f32>> {
-    Some(language_fits(
-        languages,
-        &language::detect_quoted(instruction)?,
-    ))
-}
-
 /// Per index row, how the tool's card languages fit an already detected
 /// language.
 pub fn language_fits(languages: &[Vec<String>], detected: &language::Detected) -> Vec<f32> {
@@ -476,7 +483,7 @@ pub fn lexical_scores(matches: Vec<(usize, f32)>, len: usize) -> Vec<f32> {
 
 /// The `n` best tools: cosine + `lexical_weight` x lexical score (one value
 /// per index row, from [`lexical_scores`]) + `language_weight` x language fit
-/// (from [`language_scores`]) - the modality penalty, and `unknown` at its
+/// (from [`Scoring::language_scores`]) - the modality penalty, and `unknown` at its
 /// fixed score when the scoring gives it one.
 pub fn rank_scored(
     index: &CardIndex,
