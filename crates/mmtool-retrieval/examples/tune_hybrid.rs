@@ -140,26 +140,21 @@ fn main() -> Result<()> {
         "{} items ({n_unknown} unknown), max_per_tool {max_per_tool}, card_weight {card_weight}",
         items.len()
     );
-    let no_language: Vec<Option<Vec<f32>>> = vec![None; items.len()];
+    let grid = Grid {
+        index: &index,
+        qs: &qs,
+        items: &items,
+        lex: &lex,
+        no_language: vec![None; items.len()],
+    };
     if std::env::args().any(|a| a == "--language") {
-        return language_grid(&catalog, &index, &qs, &items, &lex);
+        return language_grid(&grid, &catalog);
     }
     if hub {
-        return hub_grid(&index, &model, &train, &qs, &items, &lex, &no_language);
+        return hub_grid(&grid, &model, &train);
     }
     if std::env::args().any(|a| a == "--knn") {
-        return knn_grid(
-            &catalog,
-            &index,
-            &mut store,
-            &model,
-            &train,
-            max_per_tool,
-            &qs,
-            &items,
-            &lex,
-            &no_language,
-        );
+        return knn_grid(&grid, &catalog, &mut store, &model, &train, max_per_tool);
     }
     println!("lexical unknown   R@1    R@10   R@50");
     for lexical_weight in [0.0f32, 0.05, 0.1, 0.15, 0.2, 0.3] {
@@ -170,15 +165,7 @@ fn main() -> Result<()> {
                 unknown_score,
                 language_weight: 0.0,
             };
-            let m = recall_scored(
-                &index,
-                &qs,
-                &items,
-                &lex,
-                &no_language,
-                &scoring,
-                &[1, 10, 50],
-            );
+            let m = grid.recall(&lex, &grid.no_language, &scoring);
             let u = unknown_score.map_or("card".to_string(), |t| format!("{t:.2}"));
             println!("{lexical_weight:>7.2} {u:>7} {}", recalls(&m));
         }
@@ -224,15 +211,10 @@ fn rewrite_quotes(text: &str, mode: Option<&str>) -> Result<String> {
 /// for tools whose card lists the language); `signed` also subtracts it from
 /// tools whose card lists only other languages; `plain` is `signed` as +1 /
 /// -1; `foreign` is `signed` for non-English quotes only.
-fn language_grid(
-    catalog: &Catalog,
-    index: &CardIndex,
-    qs: &[f32],
-    items: &[Item],
-    lex: &[Vec<f32>],
-) -> Result<()> {
+fn language_grid(grid: &Grid, catalog: &Catalog) -> Result<()> {
     use mmtool_recommend::language::detect_quoted;
-    let langs = row_languages(catalog, index);
+    let items = grid.items;
+    let langs = row_languages(catalog, grid.index);
     // Each quote is detected once; `reward` is the backend's fit.
     let detected: Vec<_> = items
         .iter()
@@ -291,7 +273,7 @@ fn language_grid(
                 language_weight,
                 ..Scoring::default()
             };
-            let m = recall_scored(index, qs, items, lex, fit, &scoring, &[1, 10, 50]);
+            let m = grid.recall(grid.lex, fit, &scoring);
             println!("{name:<7} {language_weight:>6.2} {}", recalls(&m));
         }
     }
@@ -302,19 +284,15 @@ fn language_grid(
 /// `top` best cosines between the query and the tool's own training
 /// instructions; the ranking uses `cos + gamma * (knn - cos)` plus BM25 at the
 /// backend's share and `unknown` at its fixed score.
-#[allow(clippy::too_many_arguments)]
 fn knn_grid(
+    grid: &Grid,
     catalog: &Catalog,
-    index: &CardIndex,
     store: &mut EmbeddingStore,
     model: &MiniLm,
     train: &[Item],
     max_per_tool: usize,
-    qs: &[f32],
-    items: &[Item],
-    lex: &[Vec<f32>],
-    none: &[Option<Vec<f32>>],
 ) -> Result<()> {
+    let (index, qs) = (grid.index, grid.qs);
     let dim = model.dim();
     let per = instructions_per_tool(catalog, train, max_per_tool);
     let flat: Vec<&str> = per.iter().flatten().copied().collect();
@@ -325,7 +303,7 @@ fn knn_grid(
     }
     println!(
         "{} items; knn over {} training instructions",
-        items.len(),
+        grid.items.len(),
         flat.len()
     );
     // Per query, once: each tool's cosines to its own instructions (best
@@ -356,7 +334,7 @@ fn knn_grid(
     for top in [1usize, 3] {
         for gamma in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
             // A tool with no instructions keeps its centroid score.
-            let m = recall_with_extra(index, qs, items, lex, none, |q, i| {
+            let m = grid.recall_with_extra(|q, i| {
                 let (n, c) = (&near[q][i], cos[q][i]);
                 let k = top.min(n.len());
                 let knn = if k == 0 {
@@ -379,15 +357,8 @@ fn knn_grid(
 /// them (`all`, as in CSLS) or over other tools' requests only (`foreign`),
 /// and the ranking uses `cos - beta * (r_t - mean r)` plus BM25 at the backend's share.
 /// The reference requests are the grid's training part, never the dev items.
-fn hub_grid(
-    index: &CardIndex,
-    model: &MiniLm,
-    train: &[Item],
-    qs: &[f32],
-    items: &[Item],
-    lex: &[Vec<f32>],
-    none: &[Option<Vec<f32>>],
-) -> Result<()> {
+fn hub_grid(grid: &Grid, model: &MiniLm, train: &[Item]) -> Result<()> {
+    let index = grid.index;
     let dim = model.dim();
     let tuned = PathBuf::from(SHIPPED_TUNED);
     let enc = MiniLm::load_tuned(&default_model_dir(), Some(&TunedLayers::load(&tuned)?))?;
@@ -418,7 +389,7 @@ fn hub_grid(
         .collect();
     println!(
         "{} items; tool density over {} training requests",
-        items.len(),
+        grid.items.len(),
         train.len()
     );
     const KS: [usize; 2] = [10, 50];
@@ -470,7 +441,7 @@ fn hub_grid(
             };
             let density: Vec<f32> = density.iter().map(|r| r - mean).collect();
             for beta in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0] {
-                let m = recall_with_extra(index, qs, items, lex, none, |_, i| -beta * density[i]);
+                let m = grid.recall_with_extra(|_, i| -beta * density[i]);
                 println!("{name:>7} {k:>4} {beta:>6.2} {}", recalls(&m));
             }
         }
@@ -478,32 +449,59 @@ fn hub_grid(
     Ok(())
 }
 
-/// R@1, R@10 and R@50 with `extra(query, row)` added to every tool's score
-/// beside BM25 at the backend's share: how the grids try a new signal.
-fn recall_with_extra(
-    index: &CardIndex,
-    qs: &[f32],
-    items: &[Item],
-    lex: &[Vec<f32>],
-    none: &[Option<Vec<f32>>],
-    extra: impl Fn(usize, usize) -> f32,
-) -> mmtool_retrieval::eval::Metrics {
-    let d = Scoring::default();
-    let mixed: Vec<Vec<f32>> = lex
-        .iter()
-        .enumerate()
-        .map(|(q, l)| {
-            l.iter()
-                .enumerate()
-                .map(|(i, l)| d.lexical_weight * l + extra(q, i))
-                .collect()
-        })
-        .collect();
-    let scoring = Scoring {
-        lexical_weight: 1.0,
-        ..d
-    };
-    recall_scored(index, qs, items, &mixed, none, &scoring, &[1, 10, 50])
+/// What every grid ranks: the dev (or `--test`) items, their query vectors
+/// and BM25 scores, over the index built from the training part.
+struct Grid<'a> {
+    index: &'a CardIndex,
+    qs: &'a [f32],
+    items: &'a [Item],
+    lex: &'a [Vec<f32>],
+    /// No item's quote weighed (one `None` per item).
+    no_language: Vec<Option<Vec<f32>>>,
+}
+
+impl Grid<'_> {
+    fn recall(
+        &self,
+        lex: &[Vec<f32>],
+        language: &[Option<Vec<f32>>],
+        scoring: &Scoring,
+    ) -> mmtool_retrieval::eval::Metrics {
+        recall_scored(
+            self.index,
+            self.qs,
+            self.items,
+            lex,
+            language,
+            scoring,
+            &[1, 10, 50],
+        )
+    }
+
+    /// Recall with `extra(query, row)` added to every tool's score beside
+    /// BM25 at the backend's share: how the grids try a new signal.
+    fn recall_with_extra(
+        &self,
+        extra: impl Fn(usize, usize) -> f32,
+    ) -> mmtool_retrieval::eval::Metrics {
+        let d = Scoring::default();
+        let mixed: Vec<Vec<f32>> = self
+            .lex
+            .iter()
+            .enumerate()
+            .map(|(q, l)| {
+                l.iter()
+                    .enumerate()
+                    .map(|(i, l)| d.lexical_weight * l + extra(q, i))
+                    .collect()
+            })
+            .collect();
+        let scoring = Scoring {
+            lexical_weight: 1.0,
+            ..d
+        };
+        self.recall(&mixed, &self.no_language, &scoring)
+    }
 }
 
 /// R@1, R@10 and R@50 in percent, as the grids print them.
